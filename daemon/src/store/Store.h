@@ -131,6 +131,17 @@ struct StoreOptions {
     int busyTimeoutMs = 5000;
     int readConnections = 4;
     int maxBatch = 256;            // writes per group commit
+    int maxQueuedWrites = 8192;    // writes waiting for the writer; beyond it a write fails fast with StoreError
+};
+
+/// Writer counters for /metrics (monotonic since open, except queuedWrites).
+struct StoreStats {
+    std::uint64_t transactions = 0;     // group commits (one fsync each)
+    std::uint64_t committedWrites = 0;  // write calls that returned normally
+    std::uint64_t failedWrites = 0;     // write calls that threw (Conflict included)
+    std::uint64_t rejectedWrites = 0;   // queue full or store closing
+    std::uint64_t largestBatch = 0;
+    std::uint64_t queuedWrites = 0;     // waiting right now
 };
 
 class Store {
@@ -204,6 +215,8 @@ public:
     /// Copies the database to `path` with the SQLite online backup API
     /// (consistent while writes continue).
     void backupTo(const std::string& path) const;
+
+    StoreStats stats() const;
 
 private:
     struct Impl;

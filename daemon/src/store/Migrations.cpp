@@ -1,0 +1,181 @@
+#include "store/Migrations.h"
+
+#include "store/Database.h"
+#include "store/Store.h"
+
+#include <string>
+
+namespace consultd::store {
+namespace {
+
+// Times are Unix milliseconds (UTC), 0 = not set, as in Store.h. Text columns
+// are NOT NULL DEFAULT '' so "absent" has one spelling; the only nullable
+// column is events.idempotency_key, because a partial UNIQUE index must not
+// treat every "no key" as the same key.
+constexpr const char* kV1Core = R"sql(
+PRAGMA application_id = 1129206596;
+
+CREATE TABLE sessions (
+    -- rowid alias; AUTOINCREMENT so a seq is never reused, even after the
+    -- newest row is deleted by retention: list cursors rely on it.
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                TEXT    NOT NULL UNIQUE,
+    consultation_id   TEXT    NOT NULL,
+    provider          TEXT    NOT NULL,
+    mode              TEXT    NOT NULL,
+    status            TEXT    NOT NULL CHECK (status IN
+                          ('scheduled', 'waiting', 'active', 'ended', 'cancelled', 'failed')),
+    room_name         TEXT    NOT NULL DEFAULT '',
+    provider_room_id  TEXT    NOT NULL DEFAULT '',
+    provider_status   TEXT    NOT NULL DEFAULT '',
+    device_id         TEXT    NOT NULL DEFAULT '',
+    record            INTEGER NOT NULL DEFAULT 0 CHECK (record IN (0, 1)),
+    metadata_json     TEXT    NOT NULL DEFAULT '{}',
+    scheduled_at      INTEGER NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    started_at        INTEGER NOT NULL DEFAULT 0,
+    ended_at          INTEGER NOT NULL DEFAULT 0,
+    duration_seconds  INTEGER NOT NULL DEFAULT -1,
+    end_reason        TEXT    NOT NULL DEFAULT '',
+    quality           TEXT    NOT NULL DEFAULT ''
+);
+-- List filters page by seq, so each filter index ends in seq.
+CREATE INDEX sessions_by_status       ON sessions (status, seq);
+CREATE INDEX sessions_by_consultation ON sessions (consultation_id, seq);
+CREATE INDEX sessions_by_created_at   ON sessions (created_at);
+-- The rule "one open session per consultation", enforced by the database
+-- itself so no code path (or race) can break it.
+CREATE UNIQUE INDEX sessions_one_open_per_consultation ON sessions (consultation_id)
+    WHERE status IN ('scheduled', 'waiting', 'active');
+
+CREATE TABLE participants (
+    session_id       TEXT    NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    participant_id   TEXT    NOT NULL,
+    name             TEXT    NOT NULL DEFAULT '',
+    email            TEXT    NOT NULL DEFAULT '',
+    role             TEXT    NOT NULL,
+    first_joined_at  INTEGER NOT NULL DEFAULT 0,
+    last_left_at     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, participant_id)
+);
+
+CREATE TABLE events (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id       TEXT    NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    type             TEXT    NOT NULL,
+    participant_id   TEXT    NOT NULL DEFAULT '',
+    severity         TEXT    NOT NULL DEFAULT 'info',
+    source           TEXT    NOT NULL DEFAULT 'client',
+    data_json        TEXT    NOT NULL DEFAULT '{}',
+    idempotency_key  TEXT,
+    created_at       INTEGER NOT NULL
+);
+CREATE INDEX events_by_session ON events (session_id, id);
+-- Scoped to the session: a client's key must never return another
+-- session's event.
+CREATE UNIQUE INDEX events_idempotency ON events (session_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE api_keys (
+    id            TEXT    PRIMARY KEY,
+    name          TEXT    NOT NULL DEFAULT '',
+    scopes        TEXT    NOT NULL DEFAULT '',   -- space-separated
+    secret_hash   TEXT    NOT NULL,              -- hex SHA-256 of the secret
+    created_at    INTEGER NOT NULL,
+    revoked_at    INTEGER NOT NULL DEFAULT 0,
+    last_used_at  INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE audit_log (
+    seq           INTEGER PRIMARY KEY,           -- assigned by the writer: 1, 2, 3, ...
+    at            INTEGER NOT NULL,
+    actor         TEXT    NOT NULL,
+    action        TEXT    NOT NULL,
+    target        TEXT    NOT NULL DEFAULT '',
+    details_json  TEXT    NOT NULL DEFAULT '{}',
+    request_id    TEXT    NOT NULL DEFAULT '',
+    prev_hash     TEXT    NOT NULL,
+    hash          TEXT    NOT NULL
+);
+CREATE INDEX audit_log_by_target ON audit_log (target, seq);
+-- Append-only for ordinary SQL. Someone with the file can drop these; the
+-- hash chain is what detects that.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, "sessions, participants, events, api keys, audit log", kV1Core},
+    // Append new steps here: {2, "...", R"sql(...)sql"}, ...
+};
+
+static_assert(kApplicationId == 1129206596, "kV1Core spells the application id in decimal");
+
+}  // namespace
+
+std::span<const Migration> migrations() {
+    return kMigrations;
+}
+
+int binarySchemaVersion() {
+    return migrations().back().version;
+}
+
+int checkSchemaCompatible(sql::Connection& db, std::span<const Migration> steps) {
+    const int target = steps.empty() ? 0 : steps.back().version;
+    const auto applicationId = db.queryInt("PRAGMA application_id");
+    const auto current = static_cast<int>(db.queryInt("PRAGMA user_version"));
+    if (applicationId != 0 && applicationId != kApplicationId) {
+        throw StoreError("database " + db.path() + " is not a consultd database (application_id " +
+                         std::to_string(applicationId) + ")");
+    }
+    if (current == 0 && db.queryInt("SELECT count(*) FROM sqlite_schema") != 0) {
+        throw StoreError("database " + db.path() +
+                         " has tables but no consultd schema version; refusing to migrate it");
+    }
+    if (current > target) {
+        throw SchemaTooNew("database schema version " + std::to_string(current) +
+                           " is newer than this consultd (" + std::to_string(target) +
+                           "); upgrade consultd or restore a backup");
+    }
+    return current;
+}
+
+int applyMigrations(sql::Connection& db, std::span<const Migration> steps) {
+    const int current = checkSchemaCompatible(db, steps);
+    int expected = 1;
+    for (const Migration& step : steps) {
+        if (step.version != expected++) {
+            throw StoreError("migration list is not contiguous at version " +
+                             std::to_string(step.version));
+        }
+        if (step.version <= current) {
+            continue;
+        }
+        // IMMEDIATE: take the write lock up front, so two daemons started at
+        // once cannot both apply a step.
+        db.exec("BEGIN IMMEDIATE");
+        try {
+            if (static_cast<int>(db.queryInt("PRAGMA user_version")) >= step.version) {
+                db.exec("COMMIT");  // someone else applied it meanwhile
+                continue;
+            }
+            db.exec(step.sql);
+            // PRAGMA takes no parameters; the version is our own constant.
+            db.exec("PRAGMA user_version = " + std::to_string(step.version));
+            db.exec("COMMIT");
+        } catch (const StoreError& error) {
+            if (db.inTransaction()) {
+                db.exec("ROLLBACK");
+            }
+            throw StoreError("migration to schema version " + std::to_string(step.version) + " (" +
+                             step.description + ") failed: " + error.what());
+        }
+    }
+    return static_cast<int>(db.queryInt("PRAGMA user_version"));
+}
+
+}  // namespace consultd::store
