@@ -50,8 +50,11 @@ void Writer::submitAndWait(std::function<void(WriteTransaction&)> body) {
                              " pending writes); write rejected");
         }
         queue_.push_back(std::move(job));
+        // Notified under the lock: once it is released the writer may run the
+        // job and the Store may be destroyed (the destructor drains the queue),
+        // so this thread must not touch a member after unlocking.
+        wake_.notify_one();
     }
-    wake_.notify_one();
     done.get();
 }
 
