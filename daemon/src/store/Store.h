@@ -163,7 +163,11 @@ public:
 
     // ---- sessions ----
     /// Inserts a session with its participants; assigns seq. Throws Conflict
-    /// if the consultation already has an open (scheduled|waiting|active) session.
+    /// if the consultation already has an open (scheduled|waiting|active) session
+    /// (the message names that session) or the id is taken.
+    /// createdAt/updatedAt of 0 become "now". In this and every write method
+    /// taking an AuditRecord, the entry is appended in the same transaction
+    /// when audit.action is non-empty (pass {} for "nothing to audit").
     SessionRecord insertSession(const SessionRecord& session, const AuditRecord& audit);
     std::optional<SessionRecord> findSession(const std::string& id) const;
     std::optional<SessionRecord> findOpenSessionByConsultation(const std::string& consultationId) const;
@@ -178,7 +182,7 @@ public:
                                                    const SessionRecord& updated,
                                                    const EventRecord& event,
                                                    const AuditRecord& audit);
-    /// Updates providerRoomId/providerStatus only.
+    /// Updates providerRoomId/providerStatus only (and updatedAt).
     void setProviderRoom(const std::string& sessionId, const std::string& providerRoomId,
                          const std::string& providerStatus);
     /// Sessions whose providerStatus is "pending" or "unavailable" and status open.
@@ -186,15 +190,18 @@ public:
     std::vector<StatusCount> countSessionsByStatus() const;
 
     // ---- participants ----
-    /// Sets firstJoinedAt (only if 0) / lastLeftAt for a participant.
+    /// Sets firstJoinedAt (only if 0) / lastLeftAt for a participant. An
+    /// unknown session/participant pair is ignored.
     void markParticipantJoined(const std::string& sessionId, const std::string& participantId, std::int64_t at);
     void markParticipantLeft(const std::string& sessionId, const std::string& participantId, std::int64_t at);
 
     // ---- events ----
     /// Appends an event; returns it with id. With a duplicate idempotencyKey
-    /// returns the existing event and writes nothing.
+    /// returns the existing event and writes nothing. Keys are scoped to the
+    /// session (another session's event is never returned). Throws StoreError
+    /// for an unknown session (foreign key).
     EventRecord appendEvent(const EventRecord& event);
-    /// Events of a session ordered by id, id > afterId, at most limit.
+    /// Events of a session ordered by id, id > afterId, at most limit (1..1000).
     std::vector<EventRecord> listEvents(const std::string& sessionId, std::int64_t afterId, int limit) const;
 
     // ---- api keys ----
@@ -206,16 +213,20 @@ public:
 
     // ---- audit ----
     /// Appends one entry (computing seq, prevHash and hash inside the write
-    /// transaction); returns once durable.
+    /// transaction); returns once durable. at = 0 becomes "now"; an empty
+    /// action is refused with StoreError.
     AuditRecord appendAudit(const AuditRecord& entry);
+    /// Entries with seq > afterSeq in seq order, at most limit (1..10000).
     std::vector<AuditRecord> listAudit(std::int64_t afterSeq, int limit) const;
     /// Recomputes the chain; returns the seq of the first bad entry, or 0 if intact.
     std::int64_t verifyAuditChain() const;
 
     /// Copies the database to `path` with the SQLite online backup API
-    /// (consistent while writes continue).
+    /// (consistent while writes continue: one snapshot, copied in steps into
+    /// `path`.partial, renamed to `path` when complete).
     void backupTo(const std::string& path) const;
 
+    /// Writer counters, cheap enough for every /metrics scrape.
     StoreStats stats() const;
 
 private:
