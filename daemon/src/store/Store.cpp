@@ -241,6 +241,9 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options) {
     // power loss, not just a crash of the process.
     db->exec("PRAGMA synchronous = FULL");
     db->exec("PRAGMA foreign_keys = ON");
+    // After a checkpoint, truncate a WAL that grew under a burst of writes
+    // instead of keeping its high-water size on disk forever.
+    db->exec("PRAGMA journal_size_limit = 67108864");
     if (db->queryInt("PRAGMA foreign_keys") != 1) {
         throw StoreError("SQLite refused PRAGMA foreign_keys = ON");
     }

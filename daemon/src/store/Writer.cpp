@@ -135,10 +135,17 @@ void Writer::runBatch(std::deque<std::unique_ptr<Job>>& batch) {
                 inTransaction = true;
             } catch (...) {
                 // Usually SQLITE_BUSY after busy_timeout: another process holds
-                // the write lock. Retrying each queued job would wait that long
-                // again, so this job fails now and the rest try once more.
-                fail(*job, std::current_exception());
-                continue;
+                // the write lock. Retrying for each job of the batch would make
+                // the last caller wait busy_timeout times the batch size, so the
+                // whole rest of the batch fails now with the same error; the
+                // next batch tries again.
+                const std::exception_ptr error = std::current_exception();
+                fail(*job, error);
+                for (auto& rest : batch) {
+                    fail(*rest, error);
+                }
+                batch.clear();
+                break;
             }
         }
 

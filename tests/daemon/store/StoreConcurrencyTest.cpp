@@ -3,6 +3,8 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <sqlite3.h>
+
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <csignal>
@@ -39,6 +41,7 @@ class StoreConcurrencyTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(conflictsInABusyBatchLoseNothingElse);
     CPPUNIT_TEST(acknowledgedWriteSurvivesSigkill);
     CPPUNIT_TEST(backupWhileWritingIsConsistent);
+    CPPUNIT_TEST(writeLockHeldElsewhereFailsThenRecovers);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -273,6 +276,49 @@ public:
         }
         CPPUNIT_ASSERT_EQUAL(copied.size(), sessions);
         CPPUNIT_ASSERT(!std::filesystem::exists(backupPath + ".partial"));
+    }
+
+    void writeLockHeldElsewhereFailsThenRecovers() {
+        TestDir dir;
+        const auto path = dir.file("l.db");
+        StoreOptions options;
+        options.path = path;
+        options.busyTimeoutMs = 200;
+        auto store = Store::open(options);
+        const auto first = store->appendAudit(sampleAudit("before"));
+
+        // Another process (say, an admin's sqlite3 shell) holds the write lock.
+        sqlite3* other = nullptr;
+        CPPUNIT_ASSERT_EQUAL(SQLITE_OK, sqlite3_open(path.c_str(), &other));
+        CPPUNIT_ASSERT_EQUAL(SQLITE_OK, sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr));
+        std::atomic<int> busy{0};
+        std::vector<std::thread> threads;
+        const auto started = std::chrono::steady_clock::now();
+        for (int t = 0; t < 6; ++t) {
+            threads.emplace_back([&] {
+                try {
+                    store->appendAudit(sampleAudit("during"));
+                } catch (const StoreError&) {
+                    ++busy;
+                }
+            });
+        }
+        for (auto& t : threads) {
+            t.join();
+        }
+        const auto waited = std::chrono::steady_clock::now() - started;
+        CPPUNIT_ASSERT_EQUAL(6, busy.load());
+        // Failed per batch, not per job: far below 6 x busy_timeout.
+        CPPUNIT_ASSERT(waited < std::chrono::milliseconds(6 * 200));
+        // Reads are not blocked by the lock (WAL).
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1}, store->listAudit(0, 10).size());
+
+        sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+        sqlite3_close_v2(other);
+        const auto after = store->appendAudit(sampleAudit("after"));
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{2}, after.seq);
+        CPPUNIT_ASSERT_EQUAL(first.hash, after.prevHash);
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{0}, store->verifyAuditChain());
     }
 };
 
