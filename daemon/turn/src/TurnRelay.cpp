@@ -86,6 +86,18 @@ std::vector<UniqueFd> bindListeners(const SocketAddress& address, int port, int 
     std::vector<UniqueFd> fds;
     SocketAddress where = address;
     where.setPort(static_cast<std::uint16_t>(port));
+    if (port != 0) {
+        // SO_REUSEPORT would let a second consultd (or a coturn) share the
+        // port and silently take half the clients: a plain bind first fails
+        // if anyone else holds it.
+        UniqueFd probe(::socket(where.family(), type | SOCK_CLOEXEC, 0));
+        const int on = 1;
+        if (type == SOCK_STREAM) ::setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (where.family() == AF_INET6) ::setsockopt(probe.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+        if (!probe || ::bind(probe.get(), where.sockaddrPtr(), where.length()) != 0)
+            throw std::runtime_error("turn: cannot bind " + std::string(what) + " listener to " + where.toString() +
+                                     ": " + std::strerror(errno));
+    }
     for (int i = 0; i < count; ++i) {
         UniqueFd fd(::socket(where.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
         if (!fd) throw std::runtime_error(std::string("turn: socket(): ") + std::strerror(errno));
