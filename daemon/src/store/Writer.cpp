@@ -133,6 +133,9 @@ void Writer::runBatch(std::deque<std::unique_ptr<Job>>& batch) {
             try {
                 db_->exec("BEGIN IMMEDIATE");
                 inTransaction = true;
+                // Another process (the admin CLI) may have appended audit
+                // entries since our last commit: read the tip under the lock.
+                tip = loadAuditChainTip(*db_);
             } catch (...) {
                 // Usually SQLITE_BUSY after busy_timeout: another process holds
                 // the write lock. Retrying for each job of the batch would make

@@ -1,0 +1,126 @@
+#include "app/Subsystems.h"
+
+#include "http/routes/Routes.h"
+
+#include <Poco/Logger.h>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace consultd::app {
+
+namespace {
+
+std::string publicUrlOf(const config::Config& config, std::uint16_t boundPort) {
+    std::string url = config.getString("server.public_url");
+    if (!url.empty()) {
+        while (!url.empty() && url.back() == '/') url.pop_back();
+        return url;
+    }
+    std::string host = config.getString("server.listen_address");
+    if (host == "0.0.0.0" || host == "::") host = "localhost";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    const auto port = boundPort != 0 ? boundPort : static_cast<std::uint16_t>(config.getInt("server.port"));
+    return std::string(config.getBool("server.tls") ? "https://" : "http://") + host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+std::string databasePath(const config::Config& config);
+
+std::string databasePath(const config::Config& config) {
+    const fs::path stateDir = config.getPath("storage.state_dir");
+    const fs::path database = config.getString("storage.database");
+    return (database.is_absolute() ? database : stateDir / database).string();
+}
+
+// ---- store ------------------------------------------------------------------
+
+void StoreSubsystem::initialize(Poco::Util::Application&) {
+    const auto config = runtime_.currentConfig();
+    const std::string stateDir = config->getPath("storage.state_dir");
+    std::error_code ec;
+    if (!fs::exists(stateDir, ec)) {
+        fs::create_directories(stateDir, ec);
+        if (ec) throw std::runtime_error("storage.state_dir: cannot create " + stateDir + ": " + ec.message());
+        ::chmod(stateDir.c_str(), 0750);
+    }
+    store::StoreOptions options;
+    options.path = databasePath(*config);
+    options.busyTimeoutMs = static_cast<int>(config->getInt("storage.busy_timeout_ms"));
+    runtime_.store = store::Store::open(options);
+    Poco::Logger::get("store").information("database " + options.path + " open (schema version " +
+                                           std::to_string(runtime_.store->schemaVersion()) + ")");
+    store::Store* store = runtime_.store.get();
+    runtime_.metrics.addCollector([store](std::string& out) {
+        out += "# HELP consultd_sessions Sessions by status.\n# TYPE consultd_sessions gauge\n";
+        try {
+            for (const auto& row : store->countSessionsByStatus()) {
+                out += "consultd_sessions{status=\"" + row.status + "\"} " + std::to_string(row.count) + "\n";
+            }
+        } catch (const std::exception& e) {
+            Poco::Logger::get("metrics").warning(std::string("sessions by status unavailable: ") + e.what());
+        }
+    });
+}
+
+void StoreSubsystem::uninitialize() { runtime_.store.reset(); }
+
+// ---- providers -------------------------------------------------------------------
+
+void ProviderSubsystem::initialize(Poco::Util::Application&) {
+    const auto config = runtime_.currentConfig();
+    {
+        std::lock_guard lock(runtime_.iceMutex);
+        runtime_.iceMinter = std::make_shared<core::IceServerMinter>(*config, runtime_.embeddedTurnUrls);
+    }
+    std::vector<std::string> errors;
+    runtime_.plugins->createProviders(
+        config, [this](const std::string& s, const std::string& p) { return runtime_.mintIceServers(s, p); },
+        publicUrlOf(*config, 0), errors);
+    if (!errors.empty()) {
+        std::string message = "provider start failed:";
+        for (const auto& e : errors) message += "\n  " + e;
+        throw std::runtime_error(message);
+    }
+    for (const auto& info : runtime_.plugins->list()) {
+        Poco::Logger::get("providers").information("provider " + info.name + " ready (" + info.modulePath + ", " +
+                                                   info.moduleVersion + ")");
+    }
+}
+
+void ProviderSubsystem::uninitialize() {
+    // Providers are destroyed with the host, after the HTTP service stopped.
+}
+
+// ---- http ----------------------------------------------------------------------
+
+void HttpSubsystem::initialize(Poco::Util::Application&) {
+    runtime_.sessions = std::make_unique<core::SessionService>(*runtime_.store, *runtime_.plugins, runtime_.metrics,
+                                                               runtime_.configSource());
+    runtime_.services = std::make_unique<http::ApiServices>(http::ApiServices{
+        *runtime_.sessions, *runtime_.store, *runtime_.plugins, runtime_.metrics, runtime_.configSource(),
+        [this](const std::string& s, const std::string& p) { return runtime_.mintIceServers(s, p); }});
+    runtime_.router = std::make_unique<http::Router>();
+    http::routes::registerApiRoutes(*runtime_.router, *runtime_.services);
+    runtime_.http = std::make_unique<http::HttpService>(runtime_.configSource(), *runtime_.router, *runtime_.store,
+                                                        runtime_.metrics);
+    runtime_.http->start();
+    const auto config = runtime_.currentConfig();
+    Poco::Logger::get("http").notice("listening on " + config->getString("server.listen_address") + ":" +
+                                     std::to_string(runtime_.http->port()) + (runtime_.http->tls() ? " (TLS)" : "") +
+                                     "; public URL " + publicUrlOf(*config, runtime_.http->port()));
+}
+
+void HttpSubsystem::uninitialize() {
+    if (runtime_.http) runtime_.http->stop();
+    runtime_.http.reset();
+    runtime_.router.reset();
+    runtime_.services.reset();
+    runtime_.sessions.reset();
+}
+
+}  // namespace consultd::app

@@ -1,0 +1,48 @@
+#pragma once
+// The daemon's parts as Poco::Util::Subsystems, initialised in the order the
+// application adds them and uninitialised in reverse. Each owns one part of
+// the Runtime; none starts a thread before its initialize().
+
+#include "app/Runtime.h"
+
+#include <Poco/Util/Subsystem.h>
+
+namespace consultd::app {
+
+/// Opens the SQLite store (migrations, WAL, writer thread).
+class StoreSubsystem final : public Poco::Util::Subsystem {
+public:
+    explicit StoreSubsystem(Runtime& runtime) : runtime_(runtime) {}
+    const char* name() const override { return "consultd.store"; }
+    void initialize(Poco::Util::Application& app) override;
+    void uninitialize() override;
+
+private:
+    Runtime& runtime_;
+};
+
+/// Creates the enabled providers from the discovered plugins.
+class ProviderSubsystem final : public Poco::Util::Subsystem {
+public:
+    explicit ProviderSubsystem(Runtime& runtime) : runtime_(runtime) {}
+    const char* name() const override { return "consultd.providers"; }
+    void initialize(Poco::Util::Application& app) override;
+    void uninitialize() override;
+
+private:
+    Runtime& runtime_;
+};
+
+/// The REST API: session service, routes and the HTTP(S) listener.
+class HttpSubsystem final : public Poco::Util::Subsystem {
+public:
+    explicit HttpSubsystem(Runtime& runtime) : runtime_(runtime) {}
+    const char* name() const override { return "consultd.http"; }
+    void initialize(Poco::Util::Application& app) override;
+    void uninitialize() override;
+
+private:
+    Runtime& runtime_;
+};
+
+}  // namespace consultd::app

@@ -1,0 +1,137 @@
+#include "config/Schema.h"
+
+namespace consultd::config {
+namespace {
+
+SettingSpec setting(std::string name, SettingType type, std::string defaultValue, std::string description,
+                    bool reloadable = false, std::int64_t min = 0, std::int64_t max = 0,
+                    std::vector<std::string> allowed = {}) {
+    SettingSpec spec;
+    spec.name = std::move(name);
+    spec.type = type;
+    spec.defaultValue = std::move(defaultValue);
+    spec.description = std::move(description);
+    spec.reloadable = reloadable;
+    spec.min = min;
+    spec.max = max;
+    spec.allowed = std::move(allowed);
+    return spec;
+}
+
+using T = SettingType;
+
+}  // namespace
+
+const char* typeName(SettingType type) {
+    switch (type) {
+        case T::Bool: return "boolean";
+        case T::Int: return "integer";
+        case T::String: return "string";
+        case T::StringList: return "list of strings";
+        case T::SecretFile: return "secret file path";
+    }
+    return "value";
+}
+
+const std::vector<GroupSpec>& coreSchema() {
+    static const std::vector<GroupSpec> schema = {
+        {"server",
+         "The HTTP(S) listener for the REST API and pages.",
+         {
+             setting("listen_address", T::String, "127.0.0.1",
+                     "Address to bind. Anything but loopback requires tls = true or allow_plaintext = true."),
+             setting("port", T::Int, "8080", "TCP port to bind (0 picks a free port and logs it).", false, 0,
+                     65535),
+             setting("public_url", T::String, "",
+                     "Base URL patients and kiosks reach (used in join and signaling URLs); empty derives it "
+                     "from listen_address and port."),
+             setting("allow_plaintext", T::Bool, "false",
+                     "Allow plain HTTP on a non-loopback address. Only behind a TLS-terminating proxy."),
+             setting("tls", T::Bool, "false", "Serve HTTPS (TLS 1.2 or newer) with tls_cert_file and tls_key_file."),
+             setting("tls_cert_file", T::String, "",
+                     "PEM certificate chain (leaf first). Re-read on SIGHUP.", true),
+             setting("tls_key_file", T::SecretFile, "", "PEM private key of the certificate. Re-read on SIGHUP.",
+                     true),
+             setting("threads", T::Int, "32", "HTTP worker threads (one per concurrent connection being served).",
+                     false, 2, 1024),
+             setting("max_queued_connections", T::Int, "256",
+                     "Accepted connections waiting for a worker before new ones are refused.", false, 1, 65536),
+             setting("max_body_bytes", T::Int, "65536", "Largest request body accepted (413 above).", true, 1024,
+                     16777216),
+             setting("keep_alive_seconds", T::Int, "15", "Idle keep-alive timeout of a connection.", false, 1,
+                     3600),
+             setting("metrics_require_auth", T::Bool, "true",
+                     "Require an API key with the metrics:read or admin scope for GET /metrics."),
+         }},
+        {"storage",
+         "Where consultd keeps its state.",
+         {
+             setting("state_dir", T::String, "/var/lib/consultd",
+                     "State folder (database); relative paths are relative to the config file's folder."),
+             setting("database", T::String, "consultd.db", "SQLite database file, relative to state_dir."),
+             setting("busy_timeout_ms", T::Int, "5000", "How long a database access waits for a lock.", false, 100,
+                     60000),
+         }},
+        {"security",
+         "Rate limits and token lifetimes.",
+         {
+             setting("token_rate_per_minute", T::Int, "10",
+                     "Join grants per participant per minute (429 with Retry-After above).", true, 1, 10000),
+             setting("api_rate_per_second", T::Int, "1000",
+                     "Requests per second per API key before 429.", true, 1, 1000000),
+             setting("auth_failure_rate_per_minute", T::Int, "30",
+                     "Failed authentications per client address per minute before 429.", true, 1, 100000),
+         }},
+        {"sessions",
+         "Consultation sessions.",
+         {
+             setting("join_window_before_minutes", T::Int, "15",
+                     "How long before scheduled_at participants may join.", true, 0, 1440),
+             setting("join_window_after_minutes", T::Int, "120",
+                     "How long after scheduled_at participants may still join a session not yet started.", true,
+                     0, 10080),
+             setting("max_participants", T::Int, "10", "Participants a session may list (host included).", true,
+                     2, 100),
+             setting("max_metadata_bytes", T::Int, "4096", "Largest metadata object of a session.", true, 2,
+                     65536),
+         }},
+        {"providers",
+         "Provider plugins. Each provider has a sub-group named after it (see the provider sections).",
+         {
+             setting("plugin_dir", T::String, CONSULTD_DEFAULT_PLUGIN_DIR,
+                     "Folder holding the provider plugins (*.so)."),
+             setting("default", T::String, "jitsi", "Provider used when a session does not name one."),
+         }},
+        {"turn",
+         "STUN/TURN servers handed to clients.",
+         {
+             setting("mode", T::String, "off",
+                     "embedded: run the built-in relay; external: hand out the servers listed in "
+                     "external_servers; off: no TURN.",
+                     false, 0, 0, {"embedded", "external", "off"}),
+             setting("secret_file", T::SecretFile, "",
+                     "Shared secret for time-limited credentials (coturn use-auth-secret)."),
+             setting("credential_ttl_seconds", T::Int, "3600", "Lifetime of minted TURN credentials.", true, 60,
+                     86400),
+             setting("external_servers", T::StringList, "[]",
+                     "turn:/turns:/stun: URLs of external servers sharing secret_file (mode external)."),
+             setting("stun_servers", T::StringList, "[]", "Extra stun: URLs handed to clients."),
+         }},
+        {"logging",
+         "Logging to stderr (journald keeps the syslog levels).",
+         {
+             setting("level", T::String, "info", "Lowest level logged.", true, 0, 0,
+                     {"error", "warning", "notice", "info", "debug"}),
+         }},
+    };
+    return schema;
+}
+
+const std::vector<SettingSpec>& commonProviderSettings() {
+    static const std::vector<SettingSpec> settings = {
+        setting("enabled", T::Bool, "false", "Load this provider at start (its plugin must be installed)."),
+    };
+    return settings;
+}
+
+}  // namespace consultd::config

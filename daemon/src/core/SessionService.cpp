@@ -1,0 +1,378 @@
+#include "core/SessionService.h"
+
+#include "util/Crypto.h"
+#include "util/Time.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace consultd::core {
+
+namespace {
+
+std::string toJson(const Poco::JSON::Object& object) {
+    std::ostringstream out;
+    object.stringify(out);
+    return out.str();
+}
+
+store::AuditRecord audit(const Actor& actor, std::string action, std::string target, const Poco::JSON::Object& details) {
+    store::AuditRecord record;
+    record.at = util::nowMillis();
+    record.actor = actor.name;
+    record.action = std::move(action);
+    record.target = std::move(target);
+    record.detailsJson = toJson(details);
+    record.requestId = actor.requestId;
+    return record;
+}
+
+store::EventRecord systemEvent(const std::string& sessionId, std::string type, const Poco::JSON::Object& data) {
+    store::EventRecord event;
+    event.sessionId = sessionId;
+    event.type = std::move(type);
+    event.source = "system";
+    event.dataJson = toJson(data);
+    event.createdAt = util::nowMillis();
+    return event;
+}
+
+ApiError notFound(const std::string& id) {
+    return ApiError(404, "SESSION_NOT_FOUND", "no session " + id).withDetail("session_id", id);
+}
+
+ApiError badTransition(const store::SessionRecord& session, const std::string& action) {
+    return ApiError(409, "INVALID_STATE_TRANSITION",
+                    "cannot " + action + " a session that is " + session.status)
+        .withDetail("status", session.status)
+        .withDetail("action", action);
+}
+
+}  // namespace
+
+SessionService::SessionService(store::Store& store, plugins::PluginHost& plugins, Metrics& metrics, ConfigSource config)
+    : store_(store),
+      plugins_(plugins),
+      metrics_(metrics),
+      config_(std::move(config)),
+      tokenLimiter_(static_cast<double>(config_()->getInt("security.token_rate_per_minute")), std::chrono::minutes(1)) {}
+
+const std::vector<std::string>& SessionService::qualityValues() {
+    static const std::vector<std::string> values = {"excellent", "good", "fair", "poor", "failed"};
+    return values;
+}
+
+void SessionService::reportProviderFailure(const std::string& provider, const char* what, const std::string& kind,
+                                           const std::string& message) const {
+    metrics_.countProviderError(provider, kind);
+    Poco::Logger::get("sessions").warning("provider " + provider + " " + what + " failed (" + kind + "): " + message);
+}
+
+Provider& SessionService::providerOrThrow(const std::string& name) const {
+    Provider* provider = plugins_.find(name);
+    if (provider == nullptr) {
+        throw ApiError(503, "PROVIDER_UNAVAILABLE", "provider " + name + " is not loaded").withRetryAfter(60);
+    }
+    return *provider;
+}
+
+SessionView SessionService::viewOf(const store::SessionRecord& session) {
+    SessionView view;
+    view.id = session.id;
+    view.consultationId = session.consultationId;
+    view.mode = parseMode(session.mode).value_or(Mode::Video);
+    view.roomName = session.roomName;
+    view.providerRoomId = session.providerRoomId;
+    view.record = session.record;
+    return view;
+}
+
+std::pair<store::SessionRecord, bool> SessionService::create(const CreateSessionRequest& request, const Actor& actor) {
+    if (auto open = store_.findOpenSessionByConsultation(request.consultationId)) return {*open, false};
+
+    const auto cfg = config_();
+    store::SessionRecord session;
+    const std::string random = util::randomBase32(15);  // 24 chars, 120 bits
+    session.id = "ses_" + random;
+    // The room name is derived from the random id only: no integrator-supplied
+    // text (consultation ids, names) ever reaches a provider room name.
+    session.roomName = "consult-" + random;
+    session.consultationId = request.consultationId;
+    session.provider = request.provider.empty() ? cfg->getString("providers.default") : request.provider;
+    session.mode = request.mode;
+    session.status = "scheduled";
+    session.deviceId = request.deviceId;
+    session.record = request.record;
+    session.metadataJson = request.metadataJson;
+    session.scheduledAt = request.scheduledAt;
+    session.createdAt = session.updatedAt = util::nowMillis();
+    session.providerStatus = "pending";
+
+    Provider& provider = providerOrThrow(session.provider);
+    store::ParticipantRecord host = request.host;
+    host.sessionId = session.id;
+    host.role = "host";
+    session.participants.push_back(host);
+    for (auto participant : request.participants) {
+        participant.sessionId = session.id;
+        session.participants.push_back(std::move(participant));
+    }
+    if (!request.deviceId.empty()) {
+        store::ParticipantRecord device;
+        device.sessionId = session.id;
+        device.participantId = request.deviceId;
+        device.name = "Exam room device";
+        device.role = "device";
+        session.participants.push_back(device);
+    }
+
+    // Create the provider room before the row exists, so an acknowledged
+    // session always says truthfully whether its room is ready.
+    try {
+        const RoomInfo room = callProvider(session.provider, "createRoom", [&] { return provider.createRoom(viewOf(session)); });
+        session.providerRoomId = room.providerRoomId;
+        session.providerStatus = "ok";
+    } catch (const ApiError& e) {
+        if (e.status() != 503) throw;
+        session.providerStatus = "unavailable";  // graceful: the consultation still exists
+    }
+
+    Poco::JSON::Object details;
+    details.set("consultation_id", session.consultationId);
+    details.set("provider", session.provider);
+    details.set("mode", session.mode);
+    try {
+        auto stored = store_.insertSession(session, audit(actor, "session.created", session.id, details));
+        Poco::Logger::get("sessions").information("session " + stored.id + " created (provider " + stored.provider +
+                                                  ", request " + actor.requestId + ")");
+        return {stored, true};
+    } catch (const store::Conflict&) {
+        // A concurrent create won the race: answer with its session.
+        if (auto open = store_.findOpenSessionByConsultation(request.consultationId)) return {*open, false};
+        throw;
+    }
+}
+
+store::SessionRecord SessionService::get(const std::string& id) const {
+    auto session = store_.findSession(id);
+    if (!session) throw notFound(id);
+    return *session;
+}
+
+std::vector<store::SessionRecord> SessionService::list(const store::SessionFilter& filter) const {
+    return store_.listSessions(filter);
+}
+
+store::SessionRecord SessionService::start(const std::string& id, const Actor& actor) {
+    const auto session = get(id);
+    if (session.status != "scheduled" && session.status != "waiting") throw badTransition(session, "start");
+    auto updated = session;
+    updated.status = "active";
+    updated.startedAt = updated.updatedAt = util::nowMillis();
+    Poco::JSON::Object data;
+    data.set("from", session.status);
+    auto result = store_.transitionSession(id, {"scheduled", "waiting"}, updated, systemEvent(id, "session_started", data),
+                                           audit(actor, "session.started", id, data));
+    if (!result) throw badTransition(get(id), "start");
+    Poco::Logger::get("sessions").information("session " + id + " started (request " + actor.requestId + ")");
+    return *result;
+}
+
+store::SessionRecord SessionService::end(const std::string& id, const std::string& reason, const std::string& quality,
+                                         const Actor& actor) {
+    const auto session = get(id);
+    if (session.status != "active" && session.status != "waiting") throw badTransition(session, "end");
+    auto updated = session;
+    updated.status = "ended";
+    updated.endedAt = updated.updatedAt = util::nowMillis();
+    updated.durationSeconds = session.startedAt > 0 ? std::max<std::int64_t>(0, (updated.endedAt - session.startedAt) / 1000) : 0;
+    updated.endReason = reason;
+    updated.quality = quality;
+    Poco::JSON::Object data;
+    data.set("from", session.status);
+    data.set("reason", reason);
+    data.set("quality", quality);
+    data.set("duration_seconds", updated.durationSeconds);
+    auto result = store_.transitionSession(id, {"active", "waiting"}, updated, systemEvent(id, "session_ended", data),
+                                           audit(actor, "session.ended", id, data));
+    if (!result) throw badTransition(get(id), "end");
+    if (Provider* provider = plugins_.find(session.provider)) {
+        try {
+            callProvider(session.provider, "closeRoom", [&] { provider->closeRoom(viewOf(*result)); });
+        } catch (const ApiError&) {
+            // The session has ended for consultd; a room the provider keeps is
+            // logged and counted, not the client's problem.
+        }
+    }
+    Poco::Logger::get("sessions").information("session " + id + " ended after " + std::to_string(updated.durationSeconds) +
+                                              " s (request " + actor.requestId + ")");
+    return *result;
+}
+
+store::SessionRecord SessionService::cancel(const std::string& id, const std::string& reason, const Actor& actor) {
+    const auto session = get(id);
+    if (session.status != "scheduled" && session.status != "waiting") throw badTransition(session, "cancel");
+    auto updated = session;
+    updated.status = "cancelled";
+    updated.endedAt = updated.updatedAt = util::nowMillis();
+    updated.endReason = reason;
+    Poco::JSON::Object data;
+    data.set("from", session.status);
+    data.set("reason", reason);
+    auto result = store_.transitionSession(id, {"scheduled", "waiting"}, updated,
+                                           systemEvent(id, "session_cancelled", data),
+                                           audit(actor, "session.cancelled", id, data));
+    if (!result) throw badTransition(get(id), "cancel");
+    if (Provider* provider = plugins_.find(session.provider)) {
+        try {
+            callProvider(session.provider, "closeRoom", [&] { provider->closeRoom(viewOf(*result)); });
+        } catch (const ApiError&) {
+            // See end(): counted and logged by callProvider.
+        }
+    }
+    return *result;
+}
+
+CanJoinResult SessionService::canJoin(const store::SessionRecord& session, const std::string& participantId) const {
+    CanJoinResult result;
+    const auto cfg = config_();
+    const std::int64_t now = util::nowMillis();
+    if (session.scheduledAt > 0) {
+        const std::int64_t diffMs = session.scheduledAt - now;
+        // Round toward the future: 30 s before the start is "1 minute until".
+        result.minutesUntilSession = diffMs > 0 ? (diffMs + 59999) / 60000 : diffMs / 60000;
+    }
+    if (!participantId.empty()) {
+        const bool member = std::any_of(session.participants.begin(), session.participants.end(),
+                                        [&](const auto& p) { return p.participantId == participantId; });
+        if (!member) {
+            result.reason = "not_a_participant";
+            return result;
+        }
+    }
+    if (session.status == "ended" || session.status == "failed") {
+        result.reason = "session_ended";
+        return result;
+    }
+    if (session.status == "cancelled") {
+        result.reason = "session_cancelled";
+        return result;
+    }
+    if (session.status == "active" || session.scheduledAt == 0) {
+        result.canJoin = true;
+        return result;
+    }
+    const std::int64_t opens = session.scheduledAt - cfg->getInt("sessions.join_window_before_minutes") * 60000;
+    const std::int64_t closes = session.scheduledAt + cfg->getInt("sessions.join_window_after_minutes") * 60000;
+    if (now < opens) {
+        result.reason = "too_early";
+    } else if (now > closes) {
+        result.reason = "too_late";
+    } else {
+        result.canJoin = true;
+    }
+    return result;
+}
+
+GrantResult SessionService::issueGrant(const std::string& id, const std::string& participantId, const Actor& actor) {
+    auto session = get(id);
+    const auto participant = std::find_if(session.participants.begin(), session.participants.end(),
+                                          [&](const auto& p) { return p.participantId == participantId; });
+    if (participant == session.participants.end()) {
+        throw ApiError(403, "NOT_A_PARTICIPANT", "participant is not part of this session")
+            .withDetail("participant_id", participantId);
+    }
+    const CanJoinResult window = canJoin(session, participantId);
+    if (!window.canJoin) {
+        if (window.reason == "session_ended" || window.reason == "session_cancelled") {
+            throw ApiError(409, "SESSION_CLOSED", "the session is " + session.status).withDetail("status", session.status);
+        }
+        auto error = ApiError(403, "OUTSIDE_JOIN_WINDOW", "the session cannot be joined now").withDetail("reason", window.reason);
+        if (window.minutesUntilSession) error.withDetail("minutes_until_session", std::to_string(*window.minutesUntilSession));
+        throw error;
+    }
+    const auto cfg = config_();
+    tokenLimiter_.setRate(static_cast<double>(cfg->getInt("security.token_rate_per_minute")));
+    const auto decision = tokenLimiter_.acquire(id + "\n" + participantId);
+    if (!decision.allowed) {
+        throw ApiError(429, "RATE_LIMITED", "too many join grants for this participant")
+            .withRetryAfter(decision.retryAfterSeconds);
+    }
+
+    Provider& provider = providerOrThrow(session.provider);
+    if (session.providerStatus != "ok") {
+        // The room could not be made at creation: try again now.
+        const RoomInfo room = callProvider(session.provider, "createRoom", [&] { return provider.createRoom(viewOf(session)); });
+        store_.setProviderRoom(id, room.providerRoomId, "ok");
+        session.providerRoomId = room.providerRoomId;
+        session.providerStatus = "ok";
+    }
+    ParticipantView who;
+    who.id = participant->participantId;
+    who.name = participant->name;
+    who.email = participant->email;
+    who.role = parseRole(participant->role).value_or(Role::Guest);
+    JoinGrant grant = callProvider(session.provider, "issueGrant", [&] { return provider.issueGrant(viewOf(session), who); });
+
+    Poco::JSON::Object details;
+    details.set("participant_id", participantId);
+    details.set("role", participant->role);
+    details.set("provider", session.provider);
+    details.set("expires_at", util::formatRfc3339(grant.expiresAt * 1000));
+    // The grant is handed out only once its audit entry is durable.
+    if (session.status == "scheduled") {
+        // First grant: the session now has someone in its waiting room. A
+        // concurrent start may have moved it on already; that is fine.
+        auto updated = session;
+        updated.status = "waiting";
+        updated.updatedAt = util::nowMillis();
+        Poco::JSON::Object data;
+        data.set("from", "scheduled");
+        data.set("participant_id", participantId);
+        store_.transitionSession(id, {"scheduled"}, updated, systemEvent(id, "session_waiting", data),
+                                 audit(actor, "session.waiting", id, data));
+    }
+    store_.appendAudit(audit(actor, "token.issued", id, details));
+    metrics_.countTokenIssued(session.provider);
+    return {session.provider, participant->role, std::move(grant)};
+}
+
+store::EventRecord SessionService::addEvent(const std::string& id, store::EventRecord event) {
+    const auto session = get(id);
+    if (!event.participantId.empty()) {
+        const bool member = std::any_of(session.participants.begin(), session.participants.end(),
+                                        [&](const auto& p) { return p.participantId == event.participantId; });
+        if (!member) {
+            throw ApiError(422, "VALIDATION_FAILED", "invalid event")
+                .withDetails("fields", {{"participant_id", "not a participant of this session"}});
+        }
+    }
+    event.sessionId = id;
+    event.createdAt = util::nowMillis();
+    auto stored = store_.appendEvent(event);
+    if (stored.id == 0 || stored.type != event.type) return stored;
+    if (event.type == "participant_joined" && !event.participantId.empty()) {
+        store_.markParticipantJoined(id, event.participantId, stored.createdAt);
+    } else if (event.type == "participant_left" && !event.participantId.empty()) {
+        store_.markParticipantLeft(id, event.participantId, stored.createdAt);
+    }
+    return stored;
+}
+
+Analytics SessionService::analytics(const std::string& id) const {
+    Analytics result;
+    result.session = get(id);
+    constexpr int kMaxTimeline = 1000;
+    result.events = store_.listEvents(id, 0, kMaxTimeline + 1);
+    if (static_cast<int>(result.events.size()) > kMaxTimeline) {
+        result.events.resize(kMaxTimeline);
+        result.timelineTruncated = true;
+    }
+    return result;
+}
+
+}  // namespace consultd::core

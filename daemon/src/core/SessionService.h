@@ -1,0 +1,135 @@
+#pragma once
+// Consultation sessions: the state machine, participants, join grants,
+// events and analytics. Routes parse and render; this class decides.
+//
+// State machine: scheduled -> waiting -> active -> ended; scheduled|waiting ->
+// cancelled; a session whose provider room cannot be made is still created
+// (provider_status "unavailable"). Every transition is one store transaction
+// with its event and audit entry.
+//
+// Thread-safety: thread-safe (state lives in the Store; the rate limiter and
+// metrics are thread-safe; providers are thread-safe by contract).
+
+#include "config/Config.h"
+#include "core/ConfigSource.h"
+#include "consultd/provider.h"
+#include "core/Metrics.h"
+#include "core/RateLimiter.h"
+#include "plugins/PluginHost.h"
+#include "store/Store.h"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace consultd::core {
+
+/// Who asks, for the audit log.
+struct Actor {
+    std::string name;       // "apikey:<id>", "cli", "system"
+    std::string requestId;
+};
+
+struct CreateSessionRequest {
+    std::string consultationId;
+    std::string provider;  // empty = providers.default
+    std::string mode = "video";
+    std::int64_t scheduledAt = 0;
+    store::ParticipantRecord host;
+    std::vector<store::ParticipantRecord> participants;
+    std::string deviceId;
+    bool record = false;
+    std::string metadataJson = "{}";
+};
+
+struct GrantResult {
+    std::string provider;
+    std::string role;
+    JoinGrant grant;
+};
+
+struct CanJoinResult {
+    bool canJoin = false;
+    std::string reason;  // empty when canJoin
+    std::optional<std::int64_t> minutesUntilSession;
+};
+
+struct Analytics {
+    store::SessionRecord session;
+    std::vector<store::EventRecord> events;  // timeline (capped)
+    bool timelineTruncated = false;
+};
+
+class SessionService {
+public:
+    SessionService(store::Store& store, plugins::PluginHost& plugins, Metrics& metrics, ConfigSource config);
+
+    /// Creates a session, or returns the consultation's open one (created = false).
+    std::pair<store::SessionRecord, bool> create(const CreateSessionRequest& request, const Actor& actor);
+    store::SessionRecord get(const std::string& id) const;
+    std::vector<store::SessionRecord> list(const store::SessionFilter& filter) const;
+
+    store::SessionRecord start(const std::string& id, const Actor& actor);
+    store::SessionRecord end(const std::string& id, const std::string& reason, const std::string& quality,
+                             const Actor& actor);
+    store::SessionRecord cancel(const std::string& id, const std::string& reason, const Actor& actor);
+
+    /// A join grant for one participant: rate-limited, audited, never logged.
+    GrantResult issueGrant(const std::string& id, const std::string& participantId, const Actor& actor);
+    CanJoinResult canJoin(const store::SessionRecord& session, const std::string& participantId) const;
+
+    store::EventRecord addEvent(const std::string& id, store::EventRecord event);
+    Analytics analytics(const std::string& id) const;
+
+    /// Runs `call` against a provider, mapping its failures to ApiError
+    /// (503 unavailable, 422 rejected, 502 anything else) and counting them.
+    template <typename F>
+    auto callProvider(const std::string& provider, const char* what, F&& call) const -> decltype(call());
+
+    /// Allowed values of end quality.
+    static const std::vector<std::string>& qualityValues();
+
+private:
+    Provider& providerOrThrow(const std::string& name) const;
+    static SessionView viewOf(const store::SessionRecord& session);
+    void reportProviderFailure(const std::string& provider, const char* what, const std::string& kind,
+                               const std::string& message) const;
+
+    store::Store& store_;
+    plugins::PluginHost& plugins_;
+    Metrics& metrics_;
+    ConfigSource config_;
+    mutable RateLimiter tokenLimiter_;
+};
+
+}  // namespace consultd::core
+
+#include "core/ApiError.h"
+
+namespace consultd::core {
+
+template <typename F>
+auto SessionService::callProvider(const std::string& provider, const char* what, F&& call) const -> decltype(call()) {
+    try {
+        return call();
+    } catch (const ProviderUnavailable& e) {
+        reportProviderFailure(provider, what, "unavailable", e.what());
+        throw ApiError(503, "PROVIDER_UNAVAILABLE", "provider " + provider + " is unavailable; try again later")
+            .withRetryAfter(30);
+    } catch (const ProviderRejected& e) {
+        reportProviderFailure(provider, what, "rejected", e.what());
+        throw ApiError(422, "PROVIDER_REJECTED", std::string("provider ") + provider + " refused: " + e.what());
+    } catch (const ApiError&) {
+        throw;
+    } catch (const std::exception& e) {
+        reportProviderFailure(provider, what, "error", e.what());
+        throw ApiError(502, "PROVIDER_ERROR", "provider " + provider + " failed");
+    } catch (...) {
+        reportProviderFailure(provider, what, "error", "non-standard exception");
+        throw ApiError(502, "PROVIDER_ERROR", "provider " + provider + " failed");
+    }
+}
+
+}  // namespace consultd::core

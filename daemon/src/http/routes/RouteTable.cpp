@@ -1,0 +1,29 @@
+#include "http/routes/Routes.h"
+
+namespace consultd::http::routes {
+
+void registerApiRoutes(Router& router, ApiServices& s) {
+    const std::string read = "sessions:read";
+    const std::string write = "sessions:write";
+    router.add("POST", "/api/v1/sessions", write, makeCreateSession(s));
+    router.add("GET", "/api/v1/sessions", read, makeListSessions(s));
+    router.add("GET", "/api/v1/sessions/{id}", read, makeGetSession(s));
+    router.add("POST", "/api/v1/sessions/{id}/start", write, makeStartSession(s));
+    router.add("POST", "/api/v1/sessions/{id}/end", write, makeEndSession(s));
+    router.add("POST", "/api/v1/sessions/{id}/cancel", write, makeCancelSession(s));
+    router.add("POST", "/api/v1/sessions/{id}/token", write, makeIssueToken(s));
+    router.add("GET", "/api/v1/sessions/{id}/can-join", read, makeCanJoin(s));
+    router.add("POST", "/api/v1/sessions/{id}/events", write, makePostEvent(s));
+    router.add("GET", "/api/v1/sessions/{id}/events", read, makeListEvents(s));
+    router.add("GET", "/api/v1/sessions/{id}/analytics", read, makeAnalytics(s));
+    router.add("GET", "/api/v1/providers", read, makeListProviders(s));
+    router.add("GET", "/api/v1/ice-servers", write, makeIceServers(s));
+    router.add("GET", "/healthz", "", makeHealthz(s));
+    router.add("GET", "/readyz", "", makeReadyz(s));
+    router.add("GET", "/api/v1/healthz", "", makeHealthz(s));
+    router.add("GET", "/api/v1/readyz", "", makeReadyz(s));
+    // Scrapers without a key are allowed only when the operator says so.
+    router.add("GET", "/metrics", s.config()->getBool("server.metrics_require_auth") ? "metrics:read" : "", makeMetrics(s));
+}
+
+}  // namespace consultd::http::routes

@@ -1,0 +1,37 @@
+#pragma once
+// One factory per route; each route lives in the file named after it.
+
+#include "http/ApiServices.h"
+#include "http/Route.h"
+#include "http/Router.h"
+
+#include <memory>
+
+namespace consultd::http::routes {
+
+std::unique_ptr<Route> makeCreateSession(ApiServices& services);
+std::unique_ptr<Route> makeGetSession(ApiServices& services);
+std::unique_ptr<Route> makeListSessions(ApiServices& services);
+std::unique_ptr<Route> makeStartSession(ApiServices& services);
+std::unique_ptr<Route> makeEndSession(ApiServices& services);
+std::unique_ptr<Route> makeCancelSession(ApiServices& services);
+std::unique_ptr<Route> makeIssueToken(ApiServices& services);
+std::unique_ptr<Route> makeCanJoin(ApiServices& services);
+std::unique_ptr<Route> makePostEvent(ApiServices& services);
+std::unique_ptr<Route> makeListEvents(ApiServices& services);
+std::unique_ptr<Route> makeAnalytics(ApiServices& services);
+std::unique_ptr<Route> makeListProviders(ApiServices& services);
+std::unique_ptr<Route> makeIceServers(ApiServices& services);
+std::unique_ptr<Route> makeHealthz(ApiServices& services);
+std::unique_ptr<Route> makeReadyz(ApiServices& services);
+std::unique_ptr<Route> makeMetrics(ApiServices& services);
+
+/// "healthy" | "degraded" | "unavailable".
+const char* healthName(Health::State state);
+/// A provider's health; a throwing health() counts as unavailable.
+Health safeHealth(Provider& provider);
+
+/// The route table of REST API v1.
+void registerApiRoutes(Router& router, ApiServices& services);
+
+}  // namespace consultd::http::routes

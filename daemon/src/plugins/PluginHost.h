@@ -1,0 +1,68 @@
+#pragma once
+// Loads provider plugins (shared libraries) and owns the providers built from them.
+//
+// Loading order: discover() dlopens every *.so in the plugin folder with
+// RTLD_NOW|RTLD_LOCAL, checks consultd_plugin_api_version() before touching any
+// C++ type, and collects the factories; the caller then validates the config
+// with schemas(); createProviders() builds the enabled providers. Modules are
+// never dlclose()d: objects and static data from them may outlive the host.
+//
+// Thread-safety: discover() and createProviders() run once at start on one
+// thread. Afterwards the host is immutable and find()/list() are thread-safe;
+// Provider methods are themselves thread-safe (plugin contract).
+
+#include "config/Config.h"
+#include "consultd/provider.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace consultd::plugins {
+
+/// Mints ICE servers for a participant (the TURN subsystem implements it).
+using IceServerSource = std::function<std::vector<IceServer>(const std::string& sessionId,
+                                                             const std::string& participantId)>;
+
+struct ProviderInfo {
+    std::string name;
+    std::string modulePath;
+    std::string moduleName;
+    std::string moduleVersion;
+    Provider* provider = nullptr;  // owned by the host
+};
+
+class PluginHost {
+public:
+    PluginHost();
+    ~PluginHost();
+    PluginHost(const PluginHost&) = delete;
+    PluginHost& operator=(const PluginHost&) = delete;
+
+    /// Loads every *.so in `dir`. Each problem is appended to `errors` as
+    /// "<file>: <what is wrong>".
+    void discover(const std::string& dir, std::vector<std::string>& errors);
+
+    /// Settings declared by each discovered provider kind.
+    std::map<std::string, std::vector<SettingSpec>> schemas() const;
+
+    /// Creates every enabled provider of `config`; problems go to `errors`.
+    void createProviders(const std::shared_ptr<const config::Config>& config, IceServerSource iceServers,
+                         std::string publicUrl, std::vector<std::string>& errors);
+
+    /// The provider named `name`, or nullptr when not loaded.
+    Provider* find(const std::string& name) const;
+    std::vector<ProviderInfo> list() const;
+
+private:
+    struct Module;
+    struct Entry;
+    std::vector<std::unique_ptr<Module>> modules_;
+    std::map<std::string, const ProviderFactory*> factories_;
+    std::map<std::string, Module*> factoryModules_;
+    std::vector<std::unique_ptr<Entry>> entries_;  // destroyed before modules_ (declared after)
+};
+
+}  // namespace consultd::plugins
