@@ -95,7 +95,11 @@ private:
     std::unique_ptr<sql::Connection> db_;
     const Options options_;
 
-    // Owned by the writer thread (only it reads or writes them after start).
+    // Owned by the writer thread (only it reads or writes it after start).
+    // The tip as of our last commit; each batch still re-reads the tip right
+    // after BEGIN IMMEDIATE (one indexed lookup per batch, under the write
+    // lock), because another process on the same file (the admin CLI) may
+    // have appended entries in between.
     AuditChainTip committedTip_;
 
     mutable std::mutex mutex_;

@@ -4,6 +4,9 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <thread>
+#include <vector>
+
 namespace consultd::store::test {
 
 class StoreAuditTest : public CppUnit::TestFixture {
@@ -16,6 +19,7 @@ class StoreAuditTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(ordinarySqlCannotEditTheLog);
     CPPUNIT_TEST(chainContinuesAfterReopen);
     CPPUNIT_TEST(listAuditPages);
+    CPPUNIT_TEST(twoWritersOnOneFileKeepOneChain);
     CPPUNIT_TEST_SUITE_END();
 
     static std::unique_ptr<Store> storeWithEntries(const std::string& path, int count) {
@@ -144,6 +148,35 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::int64_t{4}, page2.front().seq);
         CPPUNIT_ASSERT_EQUAL(std::int64_t{7}, page3.front().seq);
         CPPUNIT_ASSERT(store->listAudit(7, 3).empty());
+    }
+
+    void twoWritersOnOneFileKeepOneChain() {
+        // The daemon and an admin CLI (`consultd apikey create`) may both have
+        // the database open; each must chain onto the other's entries.
+        TestDir dir;
+        const auto path = dir.file("a.db");
+        auto daemon = openStore(path);
+        auto cli = openStore(path);
+        daemon->appendAudit(sampleAudit("session.created"));
+        const auto fromCli = cli->appendAudit(sampleAudit("apikey.created"));
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{2}, fromCli.seq);
+        const auto next = daemon->appendAudit(sampleAudit("token.issued"));
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{3}, next.seq);
+        CPPUNIT_ASSERT_EQUAL(fromCli.hash, next.prevHash);
+
+        std::vector<std::thread> threads;
+        for (Store* store : {daemon.get(), cli.get(), daemon.get(), cli.get()}) {
+            threads.emplace_back([store] {
+                for (int i = 0; i < 50; ++i) {
+                    store->appendAudit(sampleAudit("token.issued"));
+                }
+            });
+        }
+        for (auto& t : threads) {
+            t.join();
+        }
+        CPPUNIT_ASSERT_EQUAL(std::size_t{203}, cli->listAudit(0, 1000).size());
+        CPPUNIT_ASSERT_EQUAL(std::int64_t{0}, daemon->verifyAuditChain());
     }
 };
 
