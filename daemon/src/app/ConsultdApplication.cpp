@@ -110,18 +110,9 @@ int ConsultdApplication::main(const std::vector<std::string>&) {
             help.format(std::cout);
             return EXIT_OK;
         }
-        case Mode::PrintSchema: {
-            for (const auto& group : config::coreSchema()) {
-                std::cout << "## " << group.path << "\n\n" << group.description << "\n\n| setting | type | default | reload | description |\n|---|---|---|---|---|\n";
-                for (const auto& s : group.settings) {
-                    std::cout << "| `" << group.path << "." << s.name << "` | " << config::typeName(s.type) << " | `"
-                              << (s.defaultValue.empty() ? "\"\"" : s.defaultValue) << "` | "
-                              << (s.reloadable ? "yes" : "no") << " | " << s.description << " |\n";
-                }
-                std::cout << "\n";
-            }
+        case Mode::PrintSchema:
+            printSchema();
             return EXIT_OK;
-        }
         case Mode::CheckConfig:
             if (!loadConfig(false)) return EXIT_CONFIG;
             std::cout << configFile_ << ": configuration is valid\n";
@@ -130,6 +121,34 @@ int ConsultdApplication::main(const std::vector<std::string>&) {
     }
     serveUntilStopped();
     return EXIT_OK;
+}
+
+void ConsultdApplication::printSchema() {
+    auto table = [](const std::string& prefix, const std::vector<SettingSpec>& settings) {
+        std::cout << "| setting | type | default | reload | description |\n|---|---|---|---|---|\n";
+        for (const auto& s : settings) {
+            std::string def = s.defaultValue.empty() ? (s.required ? "(required)" : "\"\"") : s.defaultValue;
+            std::cout << "| `" << prefix << s.name << "` | " << config::typeName(s.type) << " | `" << def << "` | "
+                      << (s.reloadable ? "yes" : "no") << " | " << s.description << " |\n";
+        }
+        std::cout << "\n";
+    };
+    for (const auto& group : config::coreSchema()) {
+        std::cout << "## " << group.path << "\n\n" << group.description << "\n\n";
+        table(group.path + ".", group.settings);
+    }
+    // Provider sections come from the plugins found through --config.
+    auto result = config::ConfigLoader::load(configFile_);
+    if (!result.config) return;
+    plugins::PluginHost host;
+    std::vector<std::string> errors;
+    host.discover(result.config->getPath("providers.plugin_dir"), errors);
+    for (const auto& [name, settings] : host.schemas()) {
+        std::cout << "## providers." << name << "\n\nProvider \"" << name << "\" (plugin setting group).\n\n";
+        auto all = config::commonProviderSettings();
+        all.insert(all.end(), settings.begin(), settings.end());
+        table("providers." + name + ".", all);
+    }
 }
 
 void ConsultdApplication::serveUntilStopped() {
@@ -215,6 +234,13 @@ void ConsultdApplication::reload() {
         return;
     }
     log::setLevel(next->getString("logging.level"));
+    try {
+        auto minter = std::make_shared<core::IceServerMinter>(*next, runtime_.embeddedTurnUrls);
+        std::lock_guard lock(runtime_.iceMutex);
+        runtime_.iceMinter = std::move(minter);
+    } catch (const std::exception& e) {
+        daemonLog().error(std::string("reload: TURN credentials: ") + e.what() + "; keeping the previous ones");
+    }
     runtime_.setConfig(next);
     daemonLog().notice("configuration reloaded");
     Systemd::ready("serving (configuration reloaded)");

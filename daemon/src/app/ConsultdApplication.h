@@ -29,6 +29,8 @@ private:
     void reload();
     /// Waits for SIGTERM/SIGINT, handling SIGHUP and watchdog pings meanwhile.
     void serveUntilStopped();
+    /// Markdown tables of every setting (core, then each discovered provider).
+    void printSchema();
 
     enum class Mode { Serve, CheckConfig, Version, Help, PrintSchema };
     Mode mode_ = Mode::Serve;

@@ -229,7 +229,8 @@ bool validate(const std::string& path, const SettingSpec& spec, Value& v, std::v
 }
 
 void validateGroup(const std::string& prefix, const std::vector<SettingSpec>& specs, std::map<std::string, Value>& values,
-                   const Location& groupWhere, std::vector<Diagnostic>& errors, std::vector<Diagnostic>& warnings) {
+                   const Location& groupWhere, std::vector<Diagnostic>& errors, std::vector<Diagnostic>& warnings,
+                   bool enforceRequired = true) {
     // Unknown settings are errors: a typo must not be silently ignored.
     for (auto& [path, value] : values) {
         if (path.rfind(prefix + ".", 0) != 0) continue;
@@ -249,12 +250,12 @@ void validateGroup(const std::string& prefix, const std::vector<SettingSpec>& sp
         const std::string path = prefix + "." + spec.name;
         auto it = values.find(path);
         if (it == values.end()) {
-            if (spec.required) errors.push_back({groupWhere, path, "must be set (" + spec.description + ")"});
+            if (spec.required && enforceRequired) errors.push_back({groupWhere, path, "must be set (" + spec.description + ")"});
             values[path] = defaultValue(spec);
             continue;
         }
         if (!validate(path, spec, it->second, errors, warnings)) continue;
-        if (spec.required && spec.type != SettingType::Bool && spec.type != SettingType::Int &&
+        if (spec.required && enforceRequired && spec.type != SettingType::Bool && spec.type != SettingType::Int &&
             it->second.value.index() == 3 && std::get<std::string>(it->second.value).empty()) {
             errors.push_back({it->second.where, path, "must not be empty"});
         }
@@ -349,13 +350,19 @@ void ConfigLoader::validateProviders(Result& result,
             }
             continue;
         }
+        // A disabled provider's group is still type-checked (typos are caught
+        // before someone enables it) but need not be complete.
+        const auto enabled = config.values_.find(prefix + ".enabled");
+        const bool isEnabled = enabled != config.values_.end() && enabled->second.value.index() == 0 &&
+                               std::get<bool>(enabled->second.value);
         specs.insert(specs.end(), schema->second.begin(), schema->second.end());
-        validateGroup(prefix, specs, config.values_, where, result.errors, result.warnings);
+        validateGroup(prefix, specs, config.values_, where, result.errors, result.warnings, isEnabled);
     }
     const std::string def = config.getString("providers.default");
     if (!config.providerEnabled(def)) {
         result.errors.push_back({config.locationOf("providers.default"), "providers.default",
-                                 "\"" + def + "\" is not an enabled provider"});
+                                 "\"" + def + "\" is not an enabled provider: set providers." + def +
+                                     ".enabled = true with its settings, or name an enabled provider"});
     }
 }
 
