@@ -29,6 +29,22 @@ std::string Diagnostic::format() const {
 
 namespace {
 
+/// Levenshtein distance, for "did you mean" hints on unknown settings.
+std::size_t editDistance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = up;
+        }
+    }
+    return row[b.size()];
+}
+
 std::string describeScalar(const Scalar& s) {
     struct Visitor {
         std::string operator()(bool b) const { return b ? "true" : "false"; }
@@ -239,9 +255,13 @@ void validateGroup(const std::string& prefix, const std::vector<SettingSpec>& sp
         const auto spec = std::find_if(specs.begin(), specs.end(), [&](const SettingSpec& s) { return s.name == name; });
         if (spec == specs.end()) {
             std::string hint;
+            std::size_t best = 3;  // suggest only close names: at most two edits
             for (const auto& s : specs) {
-                // Cheap "did you mean": same first three letters.
-                if (s.name.substr(0, 3) == name.substr(0, 3)) { hint = " (did you mean " + s.name + "?)"; break; }
+                const std::size_t d = editDistance(s.name, name);
+                if (d < best) {
+                    best = d;
+                    hint = " (did you mean " + s.name + "?)";
+                }
             }
             errors.push_back({value.where, path, "unknown setting" + hint});
         }
