@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 
 namespace consultd::turn {
@@ -41,11 +42,12 @@ void writeU16(std::uint8_t* p, std::uint16_t v) noexcept {
     p[1] = static_cast<std::uint8_t>(v);
 }
 
-std::int64_t monotonicMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
+std::int64_t monotonicNs() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock clock_nanosleep waits on
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
+std::int64_t monotonicMs() { return monotonicNs() / 1'000'000; }
 std::int64_t unixNow() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -879,6 +881,10 @@ bool Worker::bindRelaySocket(bool evenPort, bool reserveNext, UniqueFd& fd, Sock
     auto tryBind = [&](std::uint16_t port, UniqueFd& out, SocketAddress& where) {
         UniqueFd s(::socket(base.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
         if (!s) return false;
+        // Room for a burst from the peer while the worker serves other
+        // sockets; memory is only used while packets actually queue.
+        const int size = 1 << 20;
+        ::setsockopt(s.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
         SocketAddress addr = base;
         addr.setPort(port);
         if (::bind(s.get(), addr.sockaddrPtr(), addr.length()) != 0) return false;
