@@ -276,7 +276,11 @@ class TokenTest(unittest.TestCase):
     def test_bad_settings_are_setting_errors(self):
         self.assert_refused(self.jaas_settings(app_id="vpaas-magic-cookie-1234"), 3, "SettingError",
                             "app_id")
-        self.assert_refused(self.jaas_settings(app_id=APP_ID.upper()), 3, "SettingError", "app_id")
+        upper_hex = "vpaas-magic-cookie-" + APP_ID[len("vpaas-magic-cookie-"):].upper()
+        if upper_hex == APP_ID:  # all-digit random hex: force a letter
+            upper_hex = upper_hex[:-1] + "A"
+        self.assert_refused(self.jaas_settings(app_id=upper_hex), 3, "SettingError", "app_id")
+        self.assert_refused(self.jaas_settings(app_id=APP_ID + "0"), 3, "SettingError", "app_id")
         self.assert_refused(self.jaas_settings(private_key_file=self.keys.ec_file), 3, "SettingError",
                             "private_key_file")
         self.assert_refused(self.jaas_settings(private_key_file=self.keys.secret_file), 3,
