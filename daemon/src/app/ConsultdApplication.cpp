@@ -2,6 +2,7 @@
 
 #include "app/Subsystems.h"
 #include "app/Systemd.h"
+#include "app/TurnSubsystem.h"
 #include "config/Schema.h"
 #include "log/JournalChannel.h"
 
@@ -83,6 +84,7 @@ void ConsultdApplication::initialize(Poco::Util::Application& self) {
     log::setLevel(runtime_.currentConfig()->getString("logging.level"));
     Systemd::status("opening the database");
     addSubsystem(new StoreSubsystem(runtime_));
+    addSubsystem(new TurnSubsystem(runtime_));  // before providers: grants carry its URLs
     addSubsystem(new ProviderSubsystem(runtime_));
     addSubsystem(new HttpSubsystem(runtime_));
     ServerApplication::initialize(self);
@@ -235,6 +237,9 @@ void ConsultdApplication::reload() {
     }
     log::setLevel(next->getString("logging.level"));
     try {
+        if (runtime_.turnRelay && next->getString("turn.mode") == "embedded") {
+            runtime_.turnRelay->setSharedSecret(next->readSecret("turn.secret_file"));
+        }
         auto minter = std::make_shared<core::IceServerMinter>(*next, runtime_.embeddedTurnUrls);
         std::lock_guard lock(runtime_.iceMutex);
         runtime_.iceMinter = std::move(minter);

@@ -16,6 +16,8 @@
 #include "plugins/PluginHost.h"
 #include "store/Store.h"
 
+#include <consultd/turn/TurnRelay.h>
+
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,6 +50,7 @@ struct Runtime {
     std::unique_ptr<http::Router> router;
     std::unique_ptr<http::HttpService> http;
     std::vector<std::string> embeddedTurnUrls;
+    std::unique_ptr<turn::TurnRelay> turnRelay;  // only with turn.mode = "embedded"
 
     std::vector<IceServer> mintIceServers(const std::string& session, const std::string& participant) {
         std::shared_ptr<const core::IceServerMinter> minter;

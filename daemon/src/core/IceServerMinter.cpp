@@ -2,25 +2,9 @@
 
 #include "util/Time.h"
 
-#include <Poco/Base64Encoder.h>
-#include <Poco/HMACEngine.h>
-#include <Poco/SHA1Engine.h>
-
-#include <sstream>
+#include <consultd/turn/Credentials.h>
 
 namespace consultd::core {
-
-std::string turnPassword(const std::string& secret, const std::string& username) {
-    Poco::HMACEngine<Poco::SHA1Engine> hmac(secret);
-    hmac.update(username);
-    const auto& digest = hmac.digest();
-    std::ostringstream out;
-    Poco::Base64Encoder encoder(out);
-    encoder.rdbuf()->setLineLength(0);
-    encoder.write(reinterpret_cast<const char*>(digest.data()), static_cast<std::streamsize>(digest.size()));
-    encoder.close();
-    return out.str();
-}
 
 IceServerMinter::IceServerMinter(const config::Config& config, std::vector<std::string> embeddedUrls)
     : mode_(config.getString("turn.mode")), ttlSeconds_(config.getInt("turn.credential_ttl_seconds")) {
@@ -45,8 +29,8 @@ std::vector<IceServer> IceServerMinter::mint(const std::string& sessionId, const
         // ids may be medical record numbers and must not travel to the relay logs.
         (void)participantId;
         const std::int64_t expiry = util::nowMillis() / 1000 + ttlSeconds_;
-        const std::string username = std::to_string(expiry) + ":" + (sessionId.empty() ? "consultd" : sessionId);
-        servers.push_back({turnUrls_, username, turnPassword(secret_, username)});
+        const std::string username = turn::mintUsername(expiry, sessionId.empty() ? "consultd" : sessionId);
+        servers.push_back({turnUrls_, username, turn::passwordFor(secret_, username)});
     }
     return servers;
 }

@@ -14,9 +14,6 @@
 
 namespace consultd::core {
 
-/// coturn's password for a username under a shared secret.
-std::string turnPassword(const std::string& secret, const std::string& username);
-
 class IceServerMinter {
 public:
     /// `embeddedUrls`: turn:/turns: URLs of the embedded relay (empty unless turn.mode = "embedded").
