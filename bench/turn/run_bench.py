@@ -114,16 +114,40 @@ class Server:
         return cpu_seconds(self.proc.pid)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_proc(self.proc)
 
 
-def run_uclient(server, secret, clients, channels, peer_port):
+def start_peer(tmp):
+    port = free_port(pair=True)
+    log = open(os.path.join(tmp, "peer-%d.log" % port), "w")
+    proc = subprocess.Popen(["turnutils_peer", "-L", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    time.sleep(0.2)  # turnutils_peer has no readiness signal
+    if proc.poll() is not None:
+        raise RuntimeError("turnutils_peer exited at start")
+    return proc, port
+
+
+def stop_proc(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def run_uclient(server, secret, clients, channels, tmp):
+    # A fresh echo peer per run: in one long session a turnutils_peer died
+    # mid-benchmark and every later run reported 100% loss.
+    peer, peer_port = start_peer(tmp)
+    try:
+        return _run_uclient(server, secret, clients, channels, peer, peer_port)
+    finally:
+        stop_proc(peer)
+
+
+def _run_uclient(server, secret, clients, channels, peer, peer_port):
     args = ["turnutils_uclient", "-W", secret, "-u", "bench", "-e", "127.0.0.1", "-r", str(peer_port),
             "-p", str(server.port), "-c", "-m", str(clients), "-n", "300", "-l", "1200", "-z", "20"]
     if not channels:
@@ -138,6 +162,8 @@ def run_uclient(server, secret, clients, channels, peer_port):
     totals = re.findall(r"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", out)
     lost = re.search(r"Total lost packets (\d+) \(([\d.]+)%\)", out)
     rtt = re.search(r"Average round trip delay ([\d.]+) ms; min = ([\d.]+) ms, max = ([\d.]+) ms", out)
+    if peer.poll() is not None:
+        raise RuntimeError("turnutils_peer died during the run; results invalid")
     sent, recv = (int(totals[-1][0]), int(totals[-1][1])) if totals else (0, 0)
     relayed = sent + recv  # each echoed message crosses the relay twice
     return {
@@ -186,51 +212,43 @@ def main():
     tmp = tempfile.mkdtemp(prefix="turn-bench-")
     loadgen = build_loadgen(args.runner, tmp)
     secret = secrets.token_hex(16)
-    peer_port = free_port(pair=True)
-    peer = subprocess.Popen(["turnutils_peer", "-L", "127.0.0.1", "-p", str(peer_port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
     results = {"uclient": [], "loadgen": []}
     order = ["coturn", "consultd"]
-    try:
-        uclient_cases = [(50, True), (50, False), (200, True)]
-        if args.quick:
-            uclient_cases = [(50, True)]
-        rates = [20000, 40000, 60000, 80000, 100000, 120000, 140000, 160000, 200000]
-        if args.quick:
-            rates = [20000, 60000, 100000]
-        for rnd in range(args.rounds):
-            for clients, channels in uclient_cases:
-                for kind in (order if rnd % 2 == 0 else list(reversed(order))):
-                    srv = Server(kind, args.runner, secret, tmp, args.threads)
-                    try:
-                        r = run_uclient(srv, secret, clients, channels, peer_port)
-                    finally:
-                        srv.stop()
-                    r.update({"server": kind, "round": rnd, "clients": clients, "channels": channels})
-                    results["uclient"].append(r)
-                    print("uclient %-8s m=%-3d %-8s %s" % (kind, clients, "channels" if channels else "send",
-                                                            json.dumps(r)), flush=True)
-            stopped = set()
-            for rate in rates:
-                for kind in (order if (rnd + rates.index(rate)) % 2 == 0 else list(reversed(order))):
-                    if kind in stopped:
-                        continue
-                    srv = Server(kind, args.runner, secret, tmp, args.threads)
-                    try:
-                        r = run_loadgen(loadgen, srv, secret, rate, 3, 100, 200, 1)
-                    finally:
-                        srv.stop()
-                    r.update({"server": kind, "round": rnd})
-                    results["loadgen"].append(r)
-                    print("loadgen %-8s rate=%-6d %s" % (kind, rate, json.dumps(r)), flush=True)
-                    if r["loss_pct"] > 1.0:
-                        stopped.add(kind)  # well past its limit; later steps only burn time
-                if len(stopped) == 2:
-                    break
-    finally:
-        if peer.poll() is None:
-            peer.send_signal(signal.SIGTERM)
-            peer.wait(timeout=10)
+    uclient_cases = [(50, True), (50, False), (200, True)]
+    if args.quick:
+        uclient_cases = [(50, True)]
+    rates = [20000, 30000, 40000, 50000, 60000, 70000, 80000, 90000, 100000, 120000, 150000]
+    if args.quick:
+        rates = [20000, 60000, 100000]
+    for rnd in range(args.rounds):
+        for clients, channels in uclient_cases:
+            for kind in (order if rnd % 2 == 0 else list(reversed(order))):
+                srv = Server(kind, args.runner, secret, tmp, args.threads)
+                try:
+                    r = run_uclient(srv, secret, clients, channels, tmp)
+                finally:
+                    srv.stop()
+                r.update({"server": kind, "round": rnd, "clients": clients, "channels": channels})
+                results["uclient"].append(r)
+                print("uclient %-8s m=%-3d %-8s %s" % (kind, clients, "channels" if channels else "send",
+                                                        json.dumps(r)), flush=True)
+        stopped = set()
+        for rate in rates:
+            for kind in (order if (rnd + rates.index(rate)) % 2 == 0 else list(reversed(order))):
+                if kind in stopped:
+                    continue
+                srv = Server(kind, args.runner, secret, tmp, args.threads)
+                try:
+                    r = run_loadgen(loadgen, srv, secret, rate, 3, 100, 200, 1)
+                finally:
+                    srv.stop()
+                r.update({"server": kind, "round": rnd})
+                results["loadgen"].append(r)
+                print("loadgen %-8s rate=%-6d %s" % (kind, rate, json.dumps(r)), flush=True)
+                if r["loss_pct"] > 1.0:
+                    stopped.add(kind)  # well past its limit; later steps only burn time
+            if len(stopped) == 2:
+                break
 
     os.makedirs(args.out, exist_ok=True)
     meta = {"date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"), "cpus": os.cpu_count(),
@@ -257,19 +275,21 @@ def summarize(results):
             print("m=%-3d %-8s %-8s cpu/pkt=%.2fus lost=%d rtt_avg=%s" % (
                 clients, "channels" if channels else "send", kind, cpu, lost,
                 [r["rtt_avg_ms"] for r in rs]))
-    print("\n== loadgen: best zero-loss and highest rate per server ==")
+    print("\n== loadgen: highest zero-loss rate and highest rate reached, per server and round ==")
     for kind in ("coturn", "consultd"):
-        rs = [r for r in results["loadgen"] if r["server"] == kind]
-        zero = [r for r in rs if r["lost"] == 0]
-        best = max(zero, key=lambda r: r["relayed_pps"]) if zero else None
-        top = max(rs, key=lambda r: r["relayed_pps"]) if rs else None
-        if best:
-            print("%-8s zero-loss: %.0f pkt/s %.1f Mbit/s rtt p50/p90/p99 %d/%d/%d us cpu/pkt %.2f us" % (
-                kind, best["relayed_pps"], best["relayed_mbps"], best["rtt_p50_us"], best["rtt_p90_us"],
-                best["rtt_p99_us"], best["server_cpu_us_per_pkt"]))
-        if top:
-            print("%-8s highest:   %.0f pkt/s (loss %.2f%%)" % (kind, top["relayed_pps"], top["loss_pct"]))
-
+        for rnd in sorted({r["round"] for r in results["loadgen"]}):
+            rs = [r for r in results["loadgen"] if r["server"] == kind and r["round"] == rnd]
+            zero = [r for r in rs if r["lost"] == 0]
+            best = max(zero, key=lambda r: r["relayed_pps"]) if zero else None
+            top = max(rs, key=lambda r: r["relayed_pps"]) if rs else None
+            if best:
+                print("%-8s round %d zero-loss: offered %.0f/s, relayed %.0f pkt/s %.1f Mbit/s, rtt p50/p90/p99 "
+                      "%d/%d/%d us, cpu/pkt %.2f us" % (
+                          kind, rnd, best["offered_pps"], best["relayed_pps"], best["relayed_mbps"],
+                          best["rtt_p50_us"], best["rtt_p90_us"], best["rtt_p99_us"], best["server_cpu_us_per_pkt"]))
+            if top:
+                print("%-8s round %d highest:   relayed %.0f pkt/s (offered %.0f/s, loss %.2f%%)" % (
+                    kind, rnd, top["relayed_pps"], top["offered_pps"], top["loss_pct"]))
 
 if __name__ == "__main__":
     sys.exit(main())
