@@ -45,8 +45,8 @@ from typing import Any, Callable, Iterable
 HERE = Path(__file__).resolve().parent
 SOURCE_DIR = Path(os.environ.get("CONSULTD_SOURCE_DIR", HERE.parent.parent))
 BUILD_DIR = Path(os.environ.get("CONSULTD_BUILD_DIR", SOURCE_DIR / "build"))
-BIN = Path(os.environ.get("CONSULTD_BIN", BUILD_DIR / "daemon" / "consultd"))
-PLUGIN_DIR = Path(os.environ.get("CONSULTD_PLUGIN_DIR", BUILD_DIR / "plugins-out"))
+BIN = Path(os.environ.get("CONSULTD_BIN", BUILD_DIR / "daemon" / "consultd")).absolute()
+PLUGIN_DIR = Path(os.environ.get("CONSULTD_PLUGIN_DIR", BUILD_DIR / "plugins-out")).absolute()
 
 # The machine may be busy (parallel builds, ctest -j): deadlines are generous,
 # and they are deadlines, not sleeps: a healthy run never waits them out.

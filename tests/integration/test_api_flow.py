@@ -3,6 +3,7 @@ concurrent create, start, token, events, end, analytics, list with filters
 and cursor paging, can-join windows, cancel."""
 
 import datetime as dt
+import json
 import threading
 
 import harness
@@ -64,32 +65,47 @@ class ApiFlowTest(ApiTestCase):
         self.assertEqual([x["id"] for x in listed["sessions"]], [s["id"]])
 
     def test_concurrent_creates_yield_one_session(self):
-        cid = new_consultation_id("race")
-        threads_n = 8
-        barrier = threading.Barrier(threads_n)
-        results = [None] * threads_n
+        # Several rounds of many simultaneous creates of one consultation: the
+        # connections are open before the barrier so the requests really race.
+        threads_n, rounds = 12, 5
+        body_for = lambda cid: json.dumps(session_body(cid)).encode()
+        for round_no in range(rounds):
+            cid = new_consultation_id(f"race{round_no}")
+            payload = body_for(cid)
+            barrier = threading.Barrier(threads_n)
+            results = [None] * threads_n
 
-        def worker(i):
-            barrier.wait(timeout=30)
-            try:
-                results[i] = self.api("POST", "/sessions", session_body(cid))
-            except Exception as e:  # reported below
-                results[i] = e
+            def worker(i):
+                conn = self.daemon.connection()
+                try:
+                    conn.connect()
+                    barrier.wait(timeout=30)
+                    conn.request("POST", "/api/v1/sessions", body=payload,
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"})
+                    r = conn.getresponse()
+                    results[i] = harness.Response(r.status, r.reason, r.getheaders(), r.read(), "POST",
+                                                  "/api/v1/sessions")
+                except Exception as e:  # reported below
+                    results[i] = e
+                finally:
+                    conn.close()
 
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        for r in results:
-            self.assertIsInstance(r, harness.Response, f"request failed: {r!r}")
-        statuses = sorted(r.status for r in results)
-        self.assertEqual(statuses.count(201), 1, [r.describe() for r in results])
-        self.assertEqual(statuses.count(200), threads_n - 1, [r.describe() for r in results])
-        ids = {r.json()["id"] for r in results}
-        self.assertEqual(len(ids), 1, ids)
-        listed = self.assertStatus(self.api("GET", f"/sessions?consultation_id={cid}"), 200).json()
-        self.assertEqual(len(listed["sessions"]), 1, listed)
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            for r in results:
+                self.assertIsInstance(r, harness.Response, f"request failed: {r!r}")
+            described = "\n".join(r.describe()[:200] for r in results)
+            statuses = sorted(r.status for r in results)
+            self.assertEqual(statuses.count(201), 1, f"round {round_no}: {described}")
+            self.assertEqual(statuses.count(200), threads_n - 1,
+                             f"round {round_no}: concurrent creates must all answer 201/200:\n{described}")
+            ids = {r.json()["id"] for r in results}
+            self.assertEqual(len(ids), 1, ids)
+            listed = self.assertStatus(self.api("GET", f"/sessions?consultation_id={cid}"), 200).json()
+            self.assertEqual(len(listed["sessions"]), 1, listed)
 
     # -- lifecycle --------------------------------------------------------------------------
 
