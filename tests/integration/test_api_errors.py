@@ -241,6 +241,18 @@ class ApiErrorsTest(ApiTestCase):
         # Per participant: another participant of the same session is not limited.
         self.assertStatus(self.api("POST", path, {"participant_id": "dr-house"}), 200)
 
+    # -- request ids ------------------------------------------------------------------
+
+    def test_request_id_kept_when_safe(self):
+        r = self.api("GET", "/sessions/ses_missing", headers={"X-Request-Id": "proxy-abc.123_XYZ"})
+        self.assertStatus(r, 404)
+        self.assertEqual(r.json()["error"]["request_id"], "proxy-abc.123_XYZ")
+        r = self.api("GET", "/sessions/ses_missing", headers={"X-Request-Id": "<script>alert(1)</script>"})
+        self.assertStatus(r, 404)
+        self.assertNotIn("<", r.json()["error"]["request_id"])
+        ids = {self.api("GET", "/sessions/ses_missing").json()["error"]["request_id"] for _ in range(5)}
+        self.assertEqual(len(ids), 5, "request ids repeat")
+
     # -- never a 500 ------------------------------------------------------------------------
 
     def test_no_500_for_odd_requests(self):
@@ -286,6 +298,23 @@ class ApiErrorsTest(ApiTestCase):
         fivexx = [line for line in metrics.splitlines()
                   if line.startswith("consultd_http_requests_total") and re.search(r'status="5\d\d"', line)]
         self.assertEqual(fivexx, [], "the daemon answered 5xx during the error tests")
+
+
+class AuthFailureLimitTest(ApiTestCase):
+    """Failed authentications per client address are limited (429), and the
+    limit does not lock out a client that presents a valid key."""
+
+    def test_429_after_repeated_auth_failures(self):
+        d = Daemon(self, name="authlimit", jaas=False, config={"security": {"auth_failure_rate_per_minute": 3}})
+        good = d.create_api_key("sessions:read")
+        d.start()
+        bad = good[:-4] + ("aaaa" if not good.endswith("aaaa") else "bbbb")
+        statuses = [d.request("GET", "/api/v1/sessions", key=bad).status for _ in range(3)]
+        self.assertEqual(statuses, [401, 401, 401])
+        r = d.request("GET", "/api/v1/sessions", key=bad)
+        self.assertStatus(r, 429, "RATE_LIMITED")
+        self.assertGreaterEqual(int(r.headers.get("retry-after", "0")), 1, r.headers)
+        self.assertStatus(d.request("GET", "/api/v1/sessions", key=good), 200)
 
 
 if __name__ == "__main__":

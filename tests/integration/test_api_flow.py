@@ -34,6 +34,26 @@ class ApiFlowTest(ApiTestCase):
         self.assertStatus(r, 201)
         return r.json()
 
+    # -- service endpoints --------------------------------------------------------------
+
+    def test_providers_and_probes(self):
+        r = self.assertStatus(self.api("GET", "/providers"), 200).json()
+        providers = {p["name"]: p for p in r["providers"]}
+        self.assertEqual(set(providers), {"jitsi"})
+        jitsi = providers["jitsi"]
+        self.assertTrue(jitsi["default"])
+        self.assertEqual(jitsi["module"], "jitsi")
+        for cap in ("video", "voice", "chat", "recording", "screen_share", "webhooks"):
+            self.assertIsInstance(jitsi["capabilities"][cap], bool, jitsi)
+        self.assertTrue(jitsi["capabilities"]["video"])
+        self.assertEqual(jitsi["health"]["state"], "healthy")
+        self.assertStatus(self.daemon.request("GET", "/providers"), 404)
+        self.assertStatus(self.daemon.request("GET", "/api/v1/providers"), 401)
+        for probe in ("/healthz", "/readyz", "/api/v1/healthz", "/api/v1/readyz"):
+            r = self.daemon.request("GET", probe)
+            self.assertEqual(r.status, 200, r.describe())
+            self.assertTrue(r.headers.get("content-type", "").startswith("application/json"), r.headers)
+
     # -- create ---------------------------------------------------------------------------
 
     def test_create_and_idempotent_create(self):
@@ -67,7 +87,7 @@ class ApiFlowTest(ApiTestCase):
     def test_concurrent_creates_yield_one_session(self):
         # Several rounds of many simultaneous creates of one consultation: the
         # connections are open before the barrier so the requests really race.
-        threads_n, rounds = 12, 5
+        threads_n, rounds = 12, 15
         body_for = lambda cid: json.dumps(session_body(cid)).encode()
         for round_no in range(rounds):
             cid = new_consultation_id(f"race{round_no}")

@@ -217,5 +217,20 @@ class CheckConfigTest(unittest.TestCase):
         self.assertInvalid(self.conf, 18, "providers.jitsi.app_secret_file", r"32")
 
 
+    def test_check_config_refuses_plaintext_on_non_loopback(self):
+        # The daemon refuses this at start (test_tls); the check must say so
+        # too, naming the setting. 192.0.2.10 (TEST-NET-1) is never bound here.
+        self.write(replace={'listen_address = "127.0.0.1";': 'listen_address = "192.0.2.10";'})
+        self.assertInvalid(self.conf, 2, "server.listen_address", r"allow_plaintext|tls")
+
+    def test_check_config_refuses_missing_tls_certificate(self):
+        # tls = true with a certificate file that does not exist: the start
+        # fails ("server.tls_cert_file: cannot read ..."), so must the check.
+        write_secret(self.dir / "secrets" / "server.key", "not a key\n")
+        self.write(replace={"port = 0;": 'port = 0;\n  tls = true;\n  tls_cert_file = "tls/missing.crt";\n'
+                                         '  tls_key_file = "secrets/server.key";'})
+        self.assertInvalid(self.conf, 5, "server.tls_cert_file", r"missing\.crt")
+
+
 if __name__ == "__main__":
     harness.main()

@@ -4,6 +4,7 @@ right after the last acknowledgement, restarted on the same state, and every
 acknowledged row must be there; the audit chain still verifies."""
 
 import signal
+import sqlite3
 import threading
 
 import harness
@@ -21,6 +22,7 @@ class CrashSafetyTest(ApiTestCase):
 
         acked = []          # (session id, consultation id) with a 201 in hand
         acked_events = []   # (session id, event id) with a 201 in hand
+        acked_tokens = []   # session ids of grants with a 200 in hand
         lock = threading.Lock()
         enough = threading.Event()
 
@@ -48,6 +50,14 @@ class CrashSafetyTest(ApiTestCase):
                 if e.status == 201:
                     with lock:
                         acked_events.append((sid, e.json()["id"]))
+                try:
+                    g = d.request("POST", f"/api/v1/sessions/{sid}/token", {"participant_id": "pat-1"}, key=key,
+                                  timeout=10)
+                except OSError:
+                    return
+                if g.status == 200:
+                    with lock:
+                        acked_tokens.append(sid)
 
         threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
         for t in threads:
@@ -61,7 +71,18 @@ class CrashSafetyTest(ApiTestCase):
         with lock:
             sessions = list(acked)
             events = list(acked_events)
+            tokens = list(acked_tokens)
         self.assertGreaterEqual(len(sessions), TARGET)
+
+        # A grant is handed out only once its audit row is durable.
+        db = sqlite3.connect(f"file:{d.db_path}?mode=ro", uri=True)
+        try:
+            audited = [row[0] for row in db.execute("SELECT target FROM audit_log WHERE action = 'token.issued'")]
+        finally:
+            db.close()
+        self.assertTrue(tokens, "no grant was acknowledged before the kill")
+        for sid in tokens:
+            self.assertIn(sid, audited, f"an acknowledged grant for {sid} has no audit row after SIGKILL")
 
         d.start()
         for sid, cid in sessions:
