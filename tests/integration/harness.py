@@ -62,12 +62,14 @@ JITSI_APP_ID = "consultd-it"
 _PR_SET_PDEATHSIG = 1
 
 
+# Loaded once here: the preexec_fn below runs between fork and exec, where
+# loading a library (or taking any lock another thread may hold) is unsafe.
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
 def _die_with_parent() -> None:
     """preexec_fn: the daemon gets SIGKILL if the test process dies first."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def wait_until(predicate: Callable[[], Any], deadline: float, what: str, interval: float = 0.02) -> Any:

@@ -241,6 +241,27 @@ class ApiErrorsTest(ApiTestCase):
         # Per participant: another participant of the same session is not limited.
         self.assertStatus(self.api("POST", path, {"participant_id": "dr-house"}), 200)
 
+    # -- connections ------------------------------------------------------------------
+
+    def test_keep_alive_survives_client_errors(self):
+        conn = self.daemon.connection()
+        auth = {"Authorization": f"Bearer {self.writer}", "Content-Type": "application/json"}
+        try:
+            for method, path, body, want in (
+                ("GET", f"/api/v1/sessions/{self.session['id']}", None, 200),
+                ("GET", "/api/v1/sessions/ses_missing", None, 404),
+                ("POST", "/api/v1/sessions", b'{"mode": "x"}', 422),
+                ("DELETE", "/api/v1/sessions", None, 405),
+                ("POST", f"/api/v1/sessions/{self.session['id']}/end", b"{}", 409),
+                ("GET", f"/api/v1/sessions/{self.session['id']}", None, 200),
+            ):
+                conn.request(method, path, body=body, headers=auth)
+                r = conn.getresponse()
+                r.read()
+                self.assertEqual(r.status, want, f"{method} {path} on a reused connection")
+        finally:
+            conn.close()
+
     # -- request ids ------------------------------------------------------------------
 
     def test_request_id_kept_when_safe(self):

@@ -237,6 +237,18 @@ class ApiFlowTest(ApiTestCase):
         self.assertFalse(cj["can_join"])
         self.assertEqual(cj["reason"], "session_cancelled")
 
+    def test_exam_room_device(self):
+        s = self.create(device_id="kiosk-room-4")
+        roles = {p["id"]: p["role"] for p in s["participants"]}
+        self.assertEqual(roles.get("kiosk-room-4"), "device", s["participants"])
+        self.assertEqual(s["device_id"], "kiosk-room-4")
+        g = self.assertStatus(self.api("POST", f"/sessions/{s['id']}/token", {"participant_id": "kiosk-room-4"}),
+                              200).json()
+        self.assertEqual(g["role"], "device")
+        r = self.api("POST", "/sessions", session_body(device_id="dr-house"))
+        self.assertStatus(r, 422, "VALIDATION_FAILED")
+        self.assertIn("device_id", r.json()["error"]["details"]["fields"])
+
     # -- can-join ----------------------------------------------------------------------------
 
     def test_can_join_window(self):
@@ -261,6 +273,12 @@ class ApiFlowTest(ApiTestCase):
         cj = self.assertStatus(self.api("GET", f"/sessions/{soon['id']}/can-join?participant_id=stranger"), 200).json()
         self.assertFalse(cj["can_join"])
         self.assertEqual(cj["reason"], "not_a_participant")
+
+        past = self.create(scheduled_at=rfc3339(now - dt.timedelta(minutes=180)))
+        cj = self.assertStatus(self.api("GET", f"/sessions/{past['id']}/can-join?participant_id=pat-1"), 200).json()
+        self.assertFalse(cj["can_join"], cj)
+        self.assertEqual(cj["reason"], "too_late")
+        self.assertIn(cj["minutes_until_session"], (-181, -180, -179), cj)
 
         cj = self.assertStatus(self.api("GET", f"/sessions/{unscheduled['id']}/can-join?participant_id=pat-1"),
                                200).json()

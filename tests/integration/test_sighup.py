@@ -100,5 +100,16 @@ class SighupReloadTest(ApiTestCase):
         self.assertEqual(self.grants_in_a_row(6), 4)
 
 
+    def test_body_limit_is_reloadable(self):
+        self.daemon.update_config({"server": {"max_body_bytes": 2048}})
+        self.hup("reloaded")
+        big = session_body(metadata={"notes": "x" * 3000})
+        r = self.api("POST", "/sessions", big)
+        self.assertStatus(r, 413, "PAYLOAD_TOO_LARGE")
+        self.daemon.update_config({"server": {"max_body_bytes": 65536}})
+        self.hup("reloaded")
+        self.assertStatus(self.api("POST", "/sessions", big), 201)
+
+
 if __name__ == "__main__":
     harness.main()
