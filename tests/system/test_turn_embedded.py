@@ -65,7 +65,11 @@ class EmbeddedTurnTest(unittest.TestCase):
         self.key = self.daemon.create_api_key("admin")
 
     def ice(self):
-        r = self.daemon.request("GET", "/api/v1/ice-servers?session_id=ses_x", key=self.key)
+        body = harness.session_body()
+        self.session = self.daemon.request("POST", "/api/v1/sessions", body, key=self.key).json()["id"]
+        r = self.daemon.request("GET", "/api/v1/ice-servers?session_id=" + self.session, key=self.key)
+        unknown = self.daemon.request("GET", "/api/v1/ice-servers?session_id=ses_unknown", key=self.key)
+        self.assertEqual(unknown.status, 404, unknown.describe())
         self.assertEqual(r.status, 200, r.describe())
         servers = r.json()["ice_servers"]
         turn = [s for s in servers if s.get("username")]
@@ -79,7 +83,7 @@ class EmbeddedTurnTest(unittest.TestCase):
 
     def test_api_credentials_relay_udp_and_tcp_without_loss(self):
         user, password, ports = self.ice()
-        self.assertRegex(user, r"^\d+:ses_x$")
+        self.assertRegex(user, r"^\d+:" + self.session + "$")
         self.assertAlmostEqual(int(user.split(":")[0]), time.time() + 600, delta=30)
         for transport, extra in (("udp", []), ("tcp", ["-t"])):
             out = run_uclient(ports[transport], user, password, *extra)

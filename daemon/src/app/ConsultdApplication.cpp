@@ -68,10 +68,16 @@ bool ConsultdApplication::loadConfig(bool quietWarnings) {
         }
         config::ConfigLoader::validateProviders(result, runtime_.plugins->schemas(), pluginDir);
     }
-    if (!quietWarnings) {
-        for (const auto& w : result.warnings) daemonLog().warning("config: " + w.format());
+    if (mode_ == Mode::CheckConfig) {
+        // A person at a terminal: plain "file:line: setting: problem" lines.
+        for (const auto& w : result.warnings) std::cerr << "warning: " << w.format() << "\n";
+        for (const auto& e : result.errors) std::cerr << e.format() << "\n";
+    } else {
+        if (!quietWarnings) {
+            for (const auto& w : result.warnings) daemonLog().warning("config: " + w.format());
+        }
+        for (const auto& e : result.errors) daemonLog().error("config: " + e.format());
     }
-    for (const auto& e : result.errors) daemonLog().error("config: " + e.format());
     if (!result.ok()) return false;
     runtime_.setConfig(result.config);
     return true;

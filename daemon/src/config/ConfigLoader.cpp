@@ -379,7 +379,15 @@ void ConfigLoader::validateProviders(Result& result,
         validateGroup(prefix, specs, config.values_, where, result.errors, result.warnings, isEnabled);
     }
     const std::string def = config.getString("providers.default");
-    if (!config.providerEnabled(def)) {
+    const bool anyEnabled = std::any_of(config.providerGroups_.begin(), config.providerGroups_.end(),
+                                        [&](const std::string& p) { return config.providerEnabled(p); });
+    if (!anyEnabled) {
+        // A freshly installed appliance: it starts (health, admin CLI) but is
+        // not ready (/readyz 503) and refuses sessions until a provider is set up.
+        result.warnings.push_back({config.locationOf("providers.default"), "providers",
+                                   "no provider is enabled: consultd is not ready and refuses sessions until one "
+                                   "is (e.g. providers.jitsi.enabled = true with its settings)"});
+    } else if (!config.providerEnabled(def)) {
         result.errors.push_back({config.locationOf("providers.default"), "providers.default",
                                  "\"" + def + "\" is not an enabled provider: set providers." + def +
                                      ".enabled = true with its settings, or name an enabled provider"});

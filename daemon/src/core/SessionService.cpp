@@ -153,7 +153,13 @@ std::pair<store::SessionRecord, bool> SessionService::create(const CreateSession
     } catch (const store::Conflict&) {
         // A concurrent create won the race: answer with its session.
         if (auto open = store_.findOpenSessionByConsultation(request.consultationId)) return {*open, false};
-        throw;
+        // ... which has already been closed again: the consultation is free, try once more.
+        try {
+            return {store_.insertSession(session, audit(actor, "session.created", session.id, details)), true};
+        } catch (const store::Conflict&) {
+            if (auto open = store_.findOpenSessionByConsultation(request.consultationId)) return {*open, false};
+            throw ApiError(409, "CONSULTATION_BUSY", "the consultation's sessions are changing; retry");
+        }
     }
 }
 
@@ -341,7 +347,7 @@ GrantResult SessionService::issueGrant(const std::string& id, const std::string&
     return {session.provider, participant->role, std::move(grant)};
 }
 
-store::EventRecord SessionService::addEvent(const std::string& id, store::EventRecord event) {
+std::pair<store::EventRecord, bool> SessionService::addEvent(const std::string& id, store::EventRecord event) {
     const auto session = get(id);
     if (!event.participantId.empty()) {
         const bool member = std::any_of(session.participants.begin(), session.participants.end(),
@@ -354,13 +360,21 @@ store::EventRecord SessionService::addEvent(const std::string& id, store::EventR
     event.sessionId = id;
     event.createdAt = util::nowMillis();
     auto stored = store_.appendEvent(event);
-    if (stored.id == 0 || stored.type != event.type) return stored;
+    const bool same = stored.type == event.type && stored.participantId == event.participantId &&
+                      stored.dataJson == event.dataJson && stored.severity == event.severity;
+    if (!event.idempotencyKey.empty() && stored.createdAt != event.createdAt) {
+        if (!same) {
+            throw ApiError(409, "IDEMPOTENCY_CONFLICT", "this idempotency_key was used for a different event")
+                .withDetail("event_id", std::to_string(stored.id));
+        }
+        return {stored, false};  // a retry: the first event stands
+    }
     if (event.type == "participant_joined" && !event.participantId.empty()) {
         store_.markParticipantJoined(id, event.participantId, stored.createdAt);
     } else if (event.type == "participant_left" && !event.participantId.empty()) {
         store_.markParticipantLeft(id, event.participantId, stored.createdAt);
     }
-    return stored;
+    return {stored, true};
 }
 
 Analytics SessionService::analytics(const std::string& id) const {

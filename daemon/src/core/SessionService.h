@@ -80,7 +80,10 @@ public:
     GrantResult issueGrant(const std::string& id, const std::string& participantId, const Actor& actor);
     CanJoinResult canJoin(const store::SessionRecord& session, const std::string& participantId) const;
 
-    store::EventRecord addEvent(const std::string& id, store::EventRecord event);
+    /// Stores a client event. Returns the event and whether it is new: a
+    /// repeated idempotency key returns the first event (created = false), and
+    /// one reused for a different event is a 409.
+    std::pair<store::EventRecord, bool> addEvent(const std::string& id, store::EventRecord event);
     Analytics analytics(const std::string& id) const;
 
     /// Runs `call` against a provider, mapping its failures to ApiError

@@ -169,6 +169,7 @@ public:
         Response response;
         std::string routeName = "unmatched";
         bool closeConnection = false;
+        std::string allowHeader;
         try {
             Request request(raw, requestId, static_cast<std::size_t>(config->getInt("server.max_body_bytes")));
             const auto match = service_.router_.match(raw.getMethod(), request.path());
@@ -176,6 +177,7 @@ public:
                 if (!match.allowedMethods.empty()) {
                     std::string allow;
                     for (const auto& m : match.allowedMethods) allow += (allow.empty() ? "" : ", ") + m;
+                    allowHeader = allow;
                     throw ApiError(405, "METHOD_NOT_ALLOWED", raw.getMethod() + " is not allowed here").withDetail("allow", allow);
                 }
                 throw ApiError(404, "NOT_FOUND", "no such endpoint");
@@ -188,6 +190,7 @@ public:
             mapException(response, requestId, routeName);
             // A body we refused to read must not be parsed as the next request.
             closeConnection = response.status == 413 || response.status == 400 || response.status == 408;
+            if (!allowHeader.empty()) response.headers.emplace_back("Allow", allowHeader);
         }
         send(out, response, requestId, closeConnection, raw.getMethod() == "HEAD");
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -227,7 +230,8 @@ private:
 
     void send(Poco::Net::HTTPServerResponse& out, const Response& response, const std::string& requestId, bool close,
               bool head) {
-        out.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
+        const auto status = static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status);
+        out.setStatusAndReason(status, Poco::Net::HTTPResponse::getReasonForStatus(status));
         out.setContentType(response.contentType);
         out.set("X-Request-Id", requestId);
         out.set("Cache-Control", "no-store");

@@ -235,7 +235,8 @@ Poco::JSON::Object::Ptr iceServerJson(const IceServer& server) {
 std::string encodeCursor(std::int64_t seq) { return "c" + std::to_string(seq); }
 
 std::optional<std::int64_t> decodeCursor(const std::string& cursor) {
-    if (cursor.size() < 2 || cursor.size() > 20 || cursor[0] != 'c') return std::nullopt;
+    // At most 18 digits: always fits in int64 (no silent wrap to page one).
+    if (cursor.size() < 2 || cursor.size() > 19 || cursor[0] != 'c') return std::nullopt;
     std::int64_t value = 0;
     for (std::size_t i = 1; i < cursor.size(); ++i) {
         if (cursor[i] < '0' || cursor[i] > '9') return std::nullopt;

@@ -203,8 +203,11 @@ void PluginHost::createProviders(const std::shared_ptr<const config::Config>& co
             entry->provider = factory->second->create(*entry->context);
             if (!entry->provider) throw std::runtime_error("factory returned no provider");
         } catch (const SettingError& e) {
-            const auto at = config->locationOf(e.setting());
-            errors.push_back(at.file + ":" + std::to_string(at.line) + ": " + e.setting() + ": " + e.what());
+            // Plugins name settings relative to their group ("domain"), as ProviderSettings does.
+            const std::string prefix = "providers." + name + ".";
+            const std::string setting = e.setting().rfind(prefix, 0) == 0 ? e.setting() : prefix + e.setting();
+            const auto at = config->locationOf(setting);
+            errors.push_back(at.file + ":" + std::to_string(at.line) + ": " + setting + ": " + e.what());
             continue;
         } catch (const std::exception& e) {
             errors.push_back(entry->module->path + ": provider \"" + name + "\" failed to start: " + e.what());

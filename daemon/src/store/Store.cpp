@@ -392,7 +392,7 @@ std::vector<SessionRecord> Store::listSessions(const SessionFilter& filter) cons
     if (filter.to != 0) {
         query->bindInt(++index, filter.to);
     }
-    query->bindInt(++index, clampLimit(filter.limit, 200));
+    query->bindInt(++index, clampLimit(filter.limit, 201));  // 200 per page + 1 to detect a next page
     return collectSessions(*db, *query);
 }
 

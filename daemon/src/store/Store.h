@@ -116,7 +116,7 @@ struct SessionFilter {
     std::string consultationId;    // empty = any
     std::int64_t from = 0;         // createdAt >= from (0 = no bound)
     std::int64_t to = 0;           // createdAt < to (0 = no bound)
-    int limit = 50;                // 1..200
+    int limit = 50;                // 1..201 (a page of 200 plus one row that tells whether more follow)
     std::int64_t afterSeq = 0;     // cursor: only seq > afterSeq
 };
 

@@ -86,6 +86,7 @@ class ConfigLoaderTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(providerSettingRangeChecked);
     CPPUNIT_TEST(enabledProviderWithoutPluginIsAnError);
     CPPUNIT_TEST(defaultProviderMustBeEnabled);
+    CPPUNIT_TEST(noProviderEnabledIsOnlyAWarning);
     CPPUNIT_TEST(turnModeNeedsSecret);
     CPPUNIT_TEST(tlsNeedsCertificate);
     CPPUNIT_TEST(listOfStringsChecked);
@@ -232,9 +233,23 @@ public:
 
     void defaultProviderMustBeEnabled() {
         TempDir dir;
+        auto schemas = demoSchemas();
+        schemas["other"] = schemas["demo"];
+        auto r = ConfigLoader::load(dir.write("consultd.conf", "providers = { default = \"demo\"; demo = { enabled = false; };\n"
+                                                               " other = { enabled = true; domain = \"x\"; }; };\n"));
+        ConfigLoader::validateProviders(r, schemas, "/plugins");
+        CPPUNIT_ASSERT_MESSAGE(allErrors(r), hasError(r, "providers.default: \"demo\" is not an enabled provider"));
+    }
+
+    void noProviderEnabledIsOnlyAWarning() {
+        // A fresh install starts (not ready) rather than crash-looping.
+        TempDir dir;
         auto r = ConfigLoader::load(dir.write("consultd.conf", "providers = { default = \"demo\"; demo = { enabled = false; }; };\n"));
         ConfigLoader::validateProviders(r, demoSchemas(), "/plugins");
-        CPPUNIT_ASSERT_MESSAGE(allErrors(r), hasError(r, "providers.default: \"demo\" is not an enabled provider"));
+        CPPUNIT_ASSERT_MESSAGE(allErrors(r), r.ok());
+        bool warned = false;
+        for (const auto& w : r.warnings) warned = warned || w.format().find("no provider is enabled") != std::string::npos;
+        CPPUNIT_ASSERT(warned);
     }
 
     void turnModeNeedsSecret() {

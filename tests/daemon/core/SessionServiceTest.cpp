@@ -98,6 +98,7 @@ class SessionServiceTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(grantRefusedOnClosedSession);
     CPPUNIT_TEST(joinWindowAroundScheduledTime);
     CPPUNIT_TEST(eventsUpdateParticipantPresence);
+    CPPUNIT_TEST(repeatedIdempotencyKeyReturnsTheFirstEvent);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -232,6 +233,27 @@ public:
         stranger.type = "participant_joined";
         stranger.participantId = "nobody";
         CPPUNIT_ASSERT_EQUAL(422, statusOf([&] { f.service->addEvent(s.id, stranger); }));
+    }
+
+    void repeatedIdempotencyKeyReturnsTheFirstEvent() {
+        Fixture f;
+        auto [s, created] = f.service->create(f.request("c-10"), kActor);
+        store::EventRecord e;
+        e.type = "video_muted";
+        e.participantId = "pt-1";
+        e.idempotencyKey = "k-1";
+        const auto [first, isNew] = f.service->addEvent(s.id, e);
+        CPPUNIT_ASSERT(isNew);
+        ::usleep(5000);
+        const auto [again, isNewAgain] = f.service->addEvent(s.id, e);
+        CPPUNIT_ASSERT(!isNewAgain);
+        CPPUNIT_ASSERT_EQUAL(first.id, again.id);
+        e.type = "video_unmuted";
+        ::usleep(5000);
+        std::string code;
+        CPPUNIT_ASSERT_EQUAL(409, statusOf([&] { f.service->addEvent(s.id, e); }, &code));
+        CPPUNIT_ASSERT_EQUAL(std::string("IDEMPOTENCY_CONFLICT"), code);
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1}, f.store->listEvents(s.id, 0, 100).size());
     }
 };
 

@@ -46,7 +46,7 @@ public:
             } else if (event.type == "participant_left" && !event.participantId.empty()) {
                 auto& p = presence[event.participantId];
                 p.lastLeave = event.createdAt;
-                if (p.openSince != 0) p.connectedMs += event.createdAt - p.openSince;
+                if (p.openSince != 0) p.connectedMs += std::max<std::int64_t>(0, event.createdAt - p.openSince);
                 p.openSince = 0;
             } else if (event.type == "connection_quality") {
                 const auto data = parseStoredObject(event.dataJson);
@@ -69,8 +69,9 @@ public:
             item->set("joined_at", p.firstJoin ? Poco::Dynamic::Var(util::formatRfc3339(p.firstJoin)) : Poco::Dynamic::Var());
             item->set("left_at", p.lastLeave ? Poco::Dynamic::Var(util::formatRfc3339(p.lastLeave)) : Poco::Dynamic::Var());
             item->set("joins", p.joins);
-            const std::int64_t connected = p.connectedMs + (p.openSince ? closeAt - p.openSince : 0);
-            item->set("connected_seconds", connected / 1000);
+            // Late client reports (a join posted after the end) must not make this negative.
+            const std::int64_t connected = p.connectedMs + (p.openSince ? std::max<std::int64_t>(0, closeAt - p.openSince) : 0);
+            item->set("connected_seconds", std::max<std::int64_t>(0, connected) / 1000);
             participants->add(item);
         }
         out.set("participants", participants);

@@ -67,6 +67,10 @@ public:
             }
         }
         if (!create.deviceId.empty() && ids.count(create.deviceId) != 0) in.fail("device_id", "is also a participant id");
+        if (ids.size() + (create.deviceId.empty() ? 0 : 1) > maxParticipants) {
+            in.fail("participants", "a session holds at most " + std::to_string(maxParticipants) +
+                                        " participants (host and device included)");
+        }
         if (auto metadata = in.object("metadata", false)) {
             std::ostringstream text;
             metadata->stringify(text);

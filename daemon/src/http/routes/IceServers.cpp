@@ -1,4 +1,7 @@
+#include "core/ApiError.h"
 #include "http/Json.h"
+
+#include <algorithm>
 #include "http/routes/Routes.h"
 #include "store/Store.h"
 #include "util/Time.h"
@@ -15,6 +18,18 @@ public:
     void handle(Request& request, Response& response) override {
         const std::string participant = request.query("participant_id").value_or("");
         const std::string session = request.query("session_id").value_or("");
+        if (!session.empty()) {
+            const auto record = s_.sessions.get(session);  // 404 for an unknown session
+            if (!participant.empty() &&
+                std::none_of(record.participants.begin(), record.participants.end(),
+                             [&](const auto& p) { return p.participantId == participant; })) {
+                throw core::ApiError(403, "NOT_A_PARTICIPANT", "participant is not part of this session")
+                    .withDetail("participant_id", participant);
+            }
+        } else if (!participant.empty()) {
+            throw core::ApiError(422, "VALIDATION_FAILED", "invalid query parameters")
+                .withDetails("fields", {{"participant_id", "needs session_id"}});
+        }
         const auto servers = s_.iceServers ? s_.iceServers(session, participant) : std::vector<IceServer>{};
         Poco::JSON::Array::Ptr items = new Poco::JSON::Array;
         bool minted = false;

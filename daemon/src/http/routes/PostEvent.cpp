@@ -27,8 +27,8 @@ public:
         if (text.str().size() > 16384) in.fail("data", "must be at most 16384 bytes of JSON");
         event.dataJson = text.str();
         in.finish();
-        const auto stored = s_.sessions.addEvent(request.param("id"), event);
-        response.json(201, *eventJson(stored));
+        const auto [stored, created] = s_.sessions.addEvent(request.param("id"), event);
+        response.json(created ? 201 : 200, *eventJson(stored));
     }
 
 private:

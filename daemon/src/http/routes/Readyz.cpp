@@ -17,6 +17,10 @@ public:
         bool ready = storeOk;
         bool degraded = false;
         const std::string defaultProvider = s_.config()->getString("providers.default");
+        if (s_.plugins.find(defaultProvider) == nullptr) {
+            checks->set("provider:" + defaultProvider, "not enabled");
+            ready = false;
+        }
         for (const auto& info : s_.plugins.list()) {
             const Health health = safeHealth(*info.provider);
             checks->set("provider:" + info.name, healthName(health.state));
