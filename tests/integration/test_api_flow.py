@@ -174,6 +174,10 @@ class ApiFlowTest(ApiTestCase):
         self.assertIn(b.status, (200, 201), b.describe())
         self.assertEqual(b.json()["id"], a["id"], b.describe())
 
+        # The same key for a different event is a client mistake, not a silent no-op.
+        reuse = dict(ev, type="screen_share_stopped")
+        self.assertStatus(self.api("POST", f"/sessions/{sid}/events", reuse), 409)
+
         events = self.assertStatus(self.api("GET", f"/sessions/{sid}/events"), 200).json()["events"]
         ids = [e["id"] for e in events]
         self.assertEqual(ids, sorted(ids))

@@ -106,5 +106,17 @@ class MetricsTest(ApiTestCase):
         self.assertEqual(delta("consultd_tokens_issued_total", provider="jitsi"), 3, r.text)
 
 
+
+class MetricsWithoutAuthTest(ApiTestCase):
+    def test_scrape_without_key_when_configured(self):
+        d = Daemon(self, name="metrics-open", jaas=False, config={"server": {"metrics_require_auth": False}})
+        d.start()
+        r = d.request("GET", "/metrics")
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertIn("consultd_http_requests_total", r.text)
+        # Only /metrics opens up: the API still wants a key.
+        self.assertStatus(d.request("GET", "/api/v1/sessions"), 401)
+
+
 if __name__ == "__main__":
     harness.main()

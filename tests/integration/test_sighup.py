@@ -111,5 +111,21 @@ class SighupReloadTest(ApiTestCase):
         self.assertStatus(self.api("POST", "/sessions", big), 201)
 
 
+    def test_log_level_is_reloadable(self):
+        # The harness starts at debug: each request logs a <7>http: line.
+        self.assertStatus(self.daemon.request("GET", "/api/v1/sessions", key=self.key), 200)
+        self.daemon.wait_for_log(r"<7>http: GET /api/v1/sessions 200")
+        # notice, not warning: "configuration reloaded" (a notice, logged after
+        # the new level is set) must stay visible to tell the reload is done.
+        self.daemon.update_config({"logging": {"level": "notice"}})
+        self.hup("reloaded")
+        mark = len(self.daemon.stderr_text())
+        for _ in range(3):
+            self.assertStatus(self.daemon.request("GET", "/api/v1/sessions", key=self.key), 200)
+        self.assertStatus(self.daemon.request("GET", "/api/v1/sessions/ses_missing", key=self.key), 404)
+        after = self.daemon.stderr_text()[mark:]
+        self.assertNotRegex(after, r"<[67]>", f"info/debug lines after reloading to notice:\n{after}")
+
+
 if __name__ == "__main__":
     harness.main()
