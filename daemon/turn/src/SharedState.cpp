@@ -41,6 +41,11 @@ std::optional<ReservationRegistry::Reserved> ReservationRegistry::take(std::uint
     return Reserved{std::move(entry.fd), entry.address};
 }
 
+bool ReservationRegistry::full(std::size_t cap) {
+    std::lock_guard lock(mutex_);
+    return entries_.size() >= cap;
+}
+
 void ReservationRegistry::expire(std::int64_t now) {
     std::lock_guard lock(mutex_);
     for (auto it = entries_.begin(); it != entries_.end();)

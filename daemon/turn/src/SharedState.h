@@ -49,6 +49,9 @@ public:
     };
     std::optional<Reserved> take(std::uint64_t token, std::int64_t now);
     void expire(std::int64_t now);
+    /// Reserved ports are not counted by the quotas (no allocation holds
+    /// them yet), so their number is capped separately.
+    bool full(std::size_t cap);
 
 private:
     struct Entry {

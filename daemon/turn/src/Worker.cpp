@@ -11,6 +11,8 @@
 #include <sys/eventfd.h>
 #include <sys/uio.h>
 
+#include <csignal>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -164,6 +166,15 @@ std::uint64_t Worker::nextRandom() noexcept {
 }
 
 void Worker::run() {
+    // A write to a TCP/TLS client that reset raises SIGPIPE in the writing
+    // thread (OpenSSL's socket BIO uses plain write()); blocked here it stays
+    // pending for this thread and the write fails with EPIPE instead of
+    // killing the daemon. The library must not change process-wide handlers.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+
     std::array<epoll_event, 256> events{};
     while (!stopping_.load(std::memory_order_relaxed)) {
         const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 250);
@@ -677,6 +688,14 @@ void Worker::handleAllocate(const Client& client, const stun::StunMessageView& m
     } else {
         const bool even = evenPort != nullptr;
         const bool reserve = evenPort && (evenPort->value[0] & 0x80);
+        const std::size_t reservationCap =
+            shared_.config.maxAllocationsTotal > 0 ? static_cast<std::size_t>(shared_.config.maxAllocationsTotal) : 4096;
+        if (reserve && shared_.reservations.full(reservationCap)) {
+            shared_.quotas.release(userId, clientIp);
+            counters_.capacityRejections.add();
+            sendError(client, m, 508, &key);
+            return;
+        }
         UniqueFd nextFd;
         SocketAddress nextBound;
         if (!bindRelaySocket(even, reserve, alloc->relayFd, bound, nextFd, nextBound)) {
@@ -715,7 +734,7 @@ void Worker::handleAllocate(const Client& client, const stun::StunMessageView& m
     alloc->key = key;
     alloc->sha256Integrity = m.usesSha256Integrity();
     alloc->createdMs = nowMs_;
-    alloc->expiresMs = nowMs_ + lifetime * 1000;
+    alloc->expiresMs.store(nowMs_ + lifetime * 1000, std::memory_order_relaxed);
 
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -770,7 +789,7 @@ void Worker::handleRefresh(const Client& client, Allocation& a, const stun::Stun
         finishAndSend(client, b, &key, sha, nullptr, m);
         return;
     }
-    a.expiresMs = nowMs_ + lifetime * 1000;
+    a.expiresMs.store(nowMs_ + lifetime * 1000, std::memory_order_relaxed);
     finishAndSend(client, b, &a.key, a.sha256Integrity, &a, m);
 }
 
@@ -816,6 +835,7 @@ void Worker::handleCreatePermission(const Client& client, Allocation& a, const s
             a.permissions.push_back({peers[i], nowMs_ + kPermissionLifetimeMs});
         }
     }
+    a.permissionCount.set(a.permissions.size());
     std::array<std::uint8_t, 256> buffer;
     stun::StunMessageBuilder b(buffer, Method::CreatePermission, MessageClass::Success, m.transactionId());
     finishAndSend(client, b, &a.key, a.sha256Integrity, &a, m);
@@ -867,6 +887,8 @@ void Worker::handleChannelBind(const Client& client, Allocation& a, const stun::
                            [&](const Permission& p) { return p.peer.sameIp(*peer); });
     if (it != a.permissions.end()) it->expiresMs = nowMs_ + kPermissionLifetimeMs;
     else a.permissions.push_back({*peer, nowMs_ + kPermissionLifetimeMs});
+    a.permissionCount.set(a.permissions.size());
+    a.channelCount.set(a.channels.size());
 
     std::array<std::uint8_t, 256> buffer;
     stun::StunMessageBuilder b(buffer, Method::ChannelBind, MessageClass::Success, m.transactionId());
@@ -952,12 +974,14 @@ void Worker::destroyAllocation(Allocation& a, bool expired) {
 void Worker::sweep() {
     std::vector<Allocation*> expired;
     for (auto& [ptr, a] : allocations_) {
-        if (a->expiresMs <= nowMs_) {
+        if (a->expiresMs.load(std::memory_order_relaxed) <= nowMs_) {
             expired.push_back(ptr);
             continue;
         }
         std::erase_if(a->permissions, [&](const Permission& p) { return p.expiresMs <= nowMs_; });
         std::erase_if(a->channels, [&](const Channel& c) { return c.expiresMs <= nowMs_; });
+        a->permissionCount.set(a->permissions.size());
+        a->channelCount.set(a->channels.size());
     }
     for (Allocation* a : expired) destroyAllocation(*a, true);
     std::vector<Connection*> idle;
@@ -1138,7 +1162,10 @@ bool Worker::writeToConnection(Connection& c, std::initializer_list<std::span<co
         for (auto part : parts)
             if (!part.empty() && count < iov.size())
                 iov[count++] = {const_cast<std::uint8_t*>(part.data()), part.size()};
-        const ssize_t n = ::writev(c.fd.get(), iov.data(), static_cast<int>(count));
+        msghdr msg{};
+        msg.msg_iov = iov.data();
+        msg.msg_iovlen = count;
+        const ssize_t n = ::sendmsg(c.fd.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
         skip = n > 0 ? static_cast<std::size_t>(n) : 0;
         if (skip == total) return true;
@@ -1229,14 +1256,13 @@ void Worker::addAllocations(std::vector<AllocationInfo>& out) const {
         info.transport = transportName(a->transport);
         info.clientAddress = a->client.toString();
         info.relayAddress = a->relayAddress.toString();
-        info.secondsLeft = std::max<std::int64_t>(0, (a->expiresMs - now) / 1000);
+        info.secondsLeft = std::max<std::int64_t>(0, (a->expiresMs.load(std::memory_order_relaxed) - now) / 1000);
         info.packetsFromClient = a->packetsFromClient.get();
         info.bytesFromClient = a->bytesFromClient.get();
         info.packetsToClient = a->packetsToClient.get();
         info.bytesToClient = a->bytesToClient.get();
-        // Sizes change on the worker thread; read as an approximation only.
-        info.permissions = 0;
-        info.channels = 0;
+        info.permissions = a->permissionCount.get();
+        info.channels = a->channelCount.get();
         out.push_back(std::move(info));
     }
 }

@@ -38,6 +38,7 @@ class Counter {
 public:
     void add(std::uint64_t n = 1) noexcept { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
     void sub(std::uint64_t n = 1) noexcept { value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+    void set(std::uint64_t n) noexcept { value_.store(n, std::memory_order_relaxed); }
     std::uint64_t get() const noexcept { return value_.load(std::memory_order_relaxed); }
 
 private:
@@ -98,7 +99,8 @@ private:
         std::string username, userId, clientIp;
         std::array<std::uint8_t, 16> key{};
         bool sha256Integrity = false;
-        std::int64_t createdMs = 0, expiresMs = 0;
+        std::int64_t createdMs = 0;
+        std::atomic<std::int64_t> expiresMs{0};  ///< written by the worker, read by snapshots
         std::vector<Permission> permissions;
         std::vector<Channel> channels;
         TokenBucket fromClientBucket, toClientBucket;
@@ -107,6 +109,7 @@ private:
         std::array<std::uint8_t, 512> lastResponse{};
         std::size_t lastResponseSize = 0;
         Counter packetsFromClient, bytesFromClient, packetsToClient, bytesToClient;
+        Counter permissionCount, channelCount;  ///< mirrors of the vectors' sizes, for snapshots
         bool dead = false;
     };
     struct Connection : EventSource {

@@ -289,6 +289,11 @@ public:
         client.send(channelData(0x4001, {42, 43}));
         got = peer.receive();
         CPPUNIT_ASSERT(got && *got == Bytes({42, 43}));
+        const auto info = relay_->allocations();
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1}, info.size());
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{1}, info[0].permissions);  // same IP: one permission
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{1}, info[0].channels);
+        CPPUNIT_ASSERT_EQUAL(relayed.toString(), info[0].relayAddress);
         peer.sendTo({5, 6, 7, 8, 9}, relayed);
         data = client.receive();
         CPPUNIT_ASSERT(data.has_value());
