@@ -13,7 +13,8 @@
 /// exactly one translation unit of the plugin to define both symbols.
 ///
 /// Changing anything in this folder changes the ABI: bump kProviderApiVersion
-/// and update tests/daemon/plugin_api_hash (the ABI guard test fails otherwise).
+/// and append its hash to tests/daemon/plugins/plugin_api.sha256 (the ABI guard
+/// test fails otherwise; the file says how).
 ///
 /// Threading: the daemon calls a Provider from its HTTP worker threads
 /// concurrently. Every Provider method must be thread-safe. ProviderContext
@@ -31,7 +32,7 @@
 namespace consultd {
 
 /// Bumped on every change to a header in daemon/include/consultd/.
-inline constexpr int kProviderApiVersion = 1;
+inline constexpr int kProviderApiVersion = 2;
 
 /// What a provider can do; reported by GET /api/v1/providers.
 struct Capabilities {
@@ -133,7 +134,7 @@ public:
     ~ProviderUnavailable() override;
 };
 
-/// Thrown for a request the provider cannot serve (mapped to 422/409 by the daemon).
+/// Thrown for a request the provider cannot serve (mapped to 422 PROVIDER_REJECTED by the daemon).
 class ProviderRejected : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;

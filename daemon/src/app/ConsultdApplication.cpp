@@ -12,6 +12,7 @@
 #include <Poco/Util/OptionCallback.h>
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 namespace consultd::app {
@@ -66,7 +67,10 @@ bool ConsultdApplication::loadConfig(bool quietWarnings) {
         for (const auto& e : pluginErrors) {
             result.errors.push_back({result.config->locationOf("providers.plugin_dir"), "providers.plugin_dir", e});
         }
-        config::ConfigLoader::validateProviders(result, runtime_.plugins->schemas(), pluginDir);
+        // Without the plugin folder every provider setting would look unknown: report the folder alone.
+        if (std::filesystem::is_directory(pluginDir)) {
+            config::ConfigLoader::validateProviders(result, runtime_.plugins->schemas(), pluginDir);
+        }
     }
     if (mode_ == Mode::CheckConfig) {
         // A person at a terminal: plain "file:line: setting: problem" lines.
@@ -122,13 +126,33 @@ int ConsultdApplication::main(const std::vector<std::string>&) {
             printSchema();
             return EXIT_OK;
         case Mode::CheckConfig:
-            if (!loadConfig(false)) return EXIT_CONFIG;
+            if (!loadConfig(false) || !preflight()) return EXIT_CONFIG;
             std::cout << configFile_ << ": configuration is valid\n";
             return EXIT_OK;
         case Mode::Serve: break;
     }
     serveUntilStopped();
     return EXIT_OK;
+}
+
+bool ConsultdApplication::preflight() {
+    // What the start would refuse, found without binding or opening anything:
+    // the listener rules, the TLS pair, and each enabled provider's own checks
+    // (key files that do not parse, secrets too short, ...).
+    const auto config = runtime_.currentConfig();
+    std::vector<std::string> problems;
+    try {
+        http::HttpService::preflight(*config);
+    } catch (const std::exception& e) {
+        problems.emplace_back(e.what());
+    }
+    log::setLevel("warning");  // the providers' start-up notes are not for --check-config's reader
+    plugins::PluginHost trial;
+    std::vector<std::string> ignored;
+    trial.discover(config->getPath("providers.plugin_dir"), ignored);
+    trial.createProviders(config, nullptr, "https://preflight.invalid", problems);
+    for (const auto& p : problems) std::cerr << p << "\n";
+    return problems.empty();
 }
 
 void ConsultdApplication::printSchema() {

@@ -29,6 +29,8 @@ private:
     void reload();
     /// Waits for SIGTERM/SIGINT, handling SIGHUP and watchdog pings meanwhile.
     void serveUntilStopped();
+    /// --check-config's start-time checks; prints each problem; false on any.
+    bool preflight();
     /// Markdown tables of every setting (core, then each discovered provider).
     void printSchema();
 

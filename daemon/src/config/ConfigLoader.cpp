@@ -359,7 +359,7 @@ void ConfigLoader::validateProviders(Result& result,
             validateGroup(prefix, specs, config.values_, where, result.errors, result.warnings);
             // Unknown keys of a plugin-less group were reported by validateGroup; drop them as
             // errors only when the provider is enabled.
-            if (config.getBool(prefix + ".enabled")) {
+            if (config.providerEnabled(provider)) {
                 result.errors.push_back({where, prefix, "provider \"" + provider + "\" is enabled but no plugin in " +
                                                              pluginDir + " provides it"});
             } else {
@@ -378,7 +378,11 @@ void ConfigLoader::validateProviders(Result& result,
         specs.insert(specs.end(), schema->second.begin(), schema->second.end());
         validateGroup(prefix, specs, config.values_, where, result.errors, result.warnings, isEnabled);
     }
-    const std::string def = config.getString("providers.default");
+    // Read defensively: a mistyped providers.default has already been reported
+    // by the core validation (found by fuzz_config).
+    const auto defValue = config.values_.find("providers.default");
+    if (defValue == config.values_.end() || defValue->second.value.index() != 3) return;
+    const std::string def = std::get<std::string>(defValue->second.value);
     const bool anyEnabled = std::any_of(config.providerGroups_.begin(), config.providerGroups_.end(),
                                         [&](const std::string& p) { return config.providerEnabled(p); });
     if (!anyEnabled) {

@@ -279,18 +279,34 @@ bool HttpService::isLoopback(const std::string& address) {
     return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
 }
 
-void HttpService::start() {
-    const auto config = config_();
-    const std::string address = config->getString("server.listen_address");
-    const auto requestedPort = static_cast<std::uint16_t>(config->getInt("server.port"));
-    tls_ = config->getBool("server.tls");
-    if (!tls_ && !isLoopback(address) && !config->getBool("server.allow_plaintext")) {
-        const auto where = config->locationOf("server.listen_address");
+void HttpService::preflight(const config::Config& config) {
+    const std::string address = config.getString("server.listen_address");
+    const bool tls = config.getBool("server.tls");
+    if (!tls && !isLoopback(address) && !config.getBool("server.allow_plaintext")) {
+        const auto where = config.locationOf("server.listen_address");
         throw std::runtime_error(where.file + ":" + std::to_string(where.line) +
                                  ": server.listen_address: refusing plain HTTP on non-loopback address " + address +
                                  " (patients' tokens would cross the network unencrypted); set server.tls = true with "
                                  "tls_cert_file and tls_key_file, or server.allow_plaintext = true behind a TLS proxy");
     }
+    if (tls) {
+        try {
+            TlsCertificates::load(config.getPath("server.tls_cert_file"), config.getPath("server.tls_key_file"));
+        } catch (const std::runtime_error& e) {
+            const std::string what = e.what();
+            const std::string setting = what.substr(0, what.find(':'));
+            const auto where = config.locationOf(setting);
+            throw std::runtime_error(where.file + ":" + std::to_string(where.line) + ": " + what);
+        }
+    }
+}
+
+void HttpService::start() {
+    const auto config = config_();
+    preflight(*config);
+    const std::string address = config->getString("server.listen_address");
+    const auto requestedPort = static_cast<std::uint16_t>(config->getInt("server.port"));
+    tls_ = config->getBool("server.tls");
 
     Poco::Net::SocketAddress socketAddress;
     try {

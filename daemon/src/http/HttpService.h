@@ -40,6 +40,11 @@ public:
     /// Re-reads the certificate and key files; throws on a bad pair (the old one stays).
     void reloadTls(const config::Config& config);
 
+    /// The checks start() makes before binding, without binding: plaintext on a
+    /// non-loopback address, and a readable, matching certificate and key.
+    /// Throws std::runtime_error with the file, line and setting.
+    static void preflight(const config::Config& config);
+
     /// Whether `address` is a loopback address ("127.x", "::1", "localhost").
     static bool isLoopback(const std::string& address);
 
