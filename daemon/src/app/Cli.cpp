@@ -1,17 +1,45 @@
 #include "app/Cli.h"
 
+#include "app/ConsultdApplication.h"
 #include "config/Config.h"
+#include "consultd/provider.h"
+#include "core/ApiError.h"
+#include "core/Metrics.h"
+#include "core/SessionService.h"
 #include "http/ApiKeyAuth.h"
+#include "http/Json.h"
+#include "plugins/PluginHost.h"
+#include "recording/RecordingCli.h"
 #include "store/Store.h"
 #include "util/Time.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/StreamCopier.h>
 
+#include <pwd.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
+
+namespace fs = std::filesystem;
 
 namespace consultd::app {
 
@@ -23,6 +51,41 @@ constexpr int kOk = 0;
 constexpr int kFailed = 1;
 constexpr int kUsage = 2;
 constexpr int kConfig = 78;
+constexpr const char* kDefaultConfig = "/etc/consultd/consultd.conf";
+
+const std::vector<std::string>& commandWords() {
+    static const std::vector<std::string> words = {"apikey", "audit",  "session", "status",
+                                                   "backup", "restore", "check-config", "help", "recording"};
+    return words;
+}
+
+constexpr const char* kHelp = R"(usage: consultd <command> [options]      (consultctl <command> is the same)
+
+Admin commands, run on the appliance (as root or the consultd user):
+  check-config                       validate the configuration (as --check-config)
+  status                             is the daemon up (/healthz, /readyz), providers, sessions by status
+  apikey create --name NAME --scopes S1,S2   create an API key (shown once)
+  apikey list                        list API keys
+  apikey revoke KEY_ID               revoke an API key
+  session list [--status S] [--consultation ID] [--limit N]
+  session show SESSION_ID            one session with participants and events
+  session end SESSION_ID [--reason TEXT] [--quality excellent|good|fair|poor|failed]
+  backup FILE                        online copy of the database (consistent while the daemon runs)
+  restore FILE                       replace the database with a backup (daemon must be stopped)
+  audit verify                       check the audit log's hash chain
+  audit export [--format csv|jsonl] [--output FILE] [--after SEQ]
+  recording decrypt|repair|info ...  offline tools for encrypted recording files
+                                     (consultd recording --help)
+
+Options for every command:
+  --config FILE   configuration (default /etc/consultd/consultd.conf, plus conf.d/*.conf)
+  --json          machine-readable output on stdout
+
+Not available yet (later releases): admin users, devices, and recording
+list/export/delete (recordings are not stored by the daemon yet).
+
+Exit codes: 0 ok, 1 failed (status: daemon not answering), 2 usage, 78 configuration error.
+)";
 
 struct Args {
     std::vector<std::string> positional;
@@ -32,13 +95,16 @@ struct Args {
         const auto it = options.find(name);
         return it == options.end() ? fallback : it->second;
     }
+    std::string configFile() const { return get("config", kDefaultConfig); }
+    std::string word(std::size_t i) const { return i < positional.size() ? positional[i] : ""; }
 };
 
 Args parse(int argc, char** argv, int from) {
-    static const std::vector<std::string> kFlags = {"json", "help"};
+    static const std::vector<std::string> kFlags = {"json", "help", "force"};
     Args args;
     for (int i = from; i < argc; ++i) {
         std::string word = argv[i];
+        if (word == "-h") word = "--help";
         if (word.rfind("--", 0) == 0) {
             std::string name = word.substr(2);
             const auto eq = name.find('=');
@@ -56,22 +122,56 @@ Args parse(int argc, char** argv, int from) {
     return args;
 }
 
-std::unique_ptr<store::Store> openStore(const Args& args, int& rc) {
-    const std::string file = args.get("config", "/etc/consultd/consultd.conf");
-    auto result = config::ConfigLoader::load(file);
-    // Provider groups are not validated here (no plugins loaded): the CLI
-    // needs only the storage settings.
+void printJson(const Poco::Dynamic::Var& value) {
+    Poco::JSON::Stringifier::stringify(value, std::cout);
+    std::cout << "\n";
+}
+
+/// The core config groups (no plugins): enough for storage and server settings.
+std::shared_ptr<config::Config> loadCoreConfig(const Args& args, int& rc) {
+    auto result = config::ConfigLoader::load(args.configFile());
     if (!result.config || !result.errors.empty()) {
         for (const auto& e : result.errors) std::cerr << e.format() << "\n";
+        if (!result.config && result.errors.empty()) std::cerr << args.configFile() << ": cannot be read\n";
         rc = kConfig;
         return nullptr;
     }
+    return result.config;
+}
+
+/// When root runs a command on a state folder owned by consultd, files SQLite
+/// creates must keep the daemon's owner or the daemon cannot open them.
+void matchStateOwner(const std::string& dbPath) {
+    if (::geteuid() != 0) return;
+    struct stat dir {};
+    if (::stat(fs::path(dbPath).parent_path().c_str(), &dir) != 0 || dir.st_uid == 0) return;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        const std::string file = dbPath + suffix;
+        struct stat st {};
+        if (::stat(file.c_str(), &st) == 0 && st.st_uid == 0) {
+            if (::chown(file.c_str(), dir.st_uid, dir.st_gid) != 0) {
+                std::cerr << "warning: cannot give " << file << " to the state folder's owner: " << std::strerror(errno)
+                          << "\n";
+            }
+        }
+    }
+}
+
+std::unique_ptr<store::Store> openStore(const config::Config& config, int& rc) {
     store::StoreOptions options;
-    options.path = databasePath(*result.config);
-    options.busyTimeoutMs = static_cast<int>(result.config->getInt("storage.busy_timeout_ms"));
+    options.path = databasePath(config);
+    options.busyTimeoutMs = static_cast<int>(config.getInt("storage.busy_timeout_ms"));
     options.readConnections = 1;
+    if (!fs::is_directory(fs::path(options.path).parent_path())) {
+        std::cerr << "cannot open the database " << options.path << ": folder " << fs::path(options.path).parent_path().string()
+                  << " does not exist (storage.state_dir)\n";
+        rc = kFailed;
+        return nullptr;
+    }
     try {
-        return store::Store::open(options);
+        auto store = store::Store::open(options);
+        matchStateOwner(options.path);
+        return store;
     } catch (const std::exception& e) {
         std::cerr << "cannot open the database " << options.path << ": " << e.what() << "\n";
         rc = kFailed;
@@ -79,10 +179,20 @@ std::unique_ptr<store::Store> openStore(const Args& args, int& rc) {
     }
 }
 
+std::unique_ptr<store::Store> openStore(const Args& args, int& rc) {
+    auto config = loadCoreConfig(args, rc);
+    if (!config) return nullptr;
+    return openStore(*config, rc);
+}
+
+/// "cli:<login>" for the audit log: the sudo caller when there is one, else
+/// the account the command runs as (the environment may carry no USER).
 std::string cliActor() {
-    const char* user = std::getenv("SUDO_USER");
-    if (user == nullptr) user = std::getenv("USER");
-    return std::string("cli:") + (user ? user : "unknown");
+    if (const char* sudoUser = std::getenv("SUDO_USER"); sudoUser != nullptr && *sudoUser != '\0') {
+        return std::string("cli:") + sudoUser;
+    }
+    if (const passwd* account = ::getpwuid(::geteuid()); account != nullptr) return std::string("cli:") + account->pw_name;
+    return "cli:uid" + std::to_string(::geteuid());
 }
 
 store::AuditRecord cliAudit(const std::string& action, const std::string& target, const std::string& details) {
@@ -95,6 +205,12 @@ store::AuditRecord cliAudit(const std::string& action, const std::string& target
     return audit;
 }
 
+std::string jsonText(const Poco::JSON::Object& object) {
+    std::ostringstream text;
+    object.stringify(text);
+    return text.str();
+}
+
 std::vector<std::string> splitScopes(const std::string& text) {
     std::vector<std::string> scopes;
     std::stringstream in(text);
@@ -103,6 +219,175 @@ std::vector<std::string> splitScopes(const std::string& text) {
         if (!item.empty()) scopes.push_back(item);
     }
     return scopes;
+}
+
+std::optional<std::int64_t> parseInt(const std::string& text) {
+    try {
+        std::size_t used = 0;
+        const long long value = std::stoll(text, &used);
+        if (used != text.size()) return std::nullopt;
+        return value;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+// ---- the daemon, seen from outside -------------------------------------------
+
+/// Where a local client reaches the daemon's listener.
+struct Endpoint {
+    std::string host;
+    int port = 0;
+    bool tls = false;
+};
+
+Endpoint endpointOf(const config::Config& config) {
+    Endpoint e;
+    e.host = config.getString("server.listen_address");
+    if (e.host == "0.0.0.0" || e.host.empty()) e.host = "127.0.0.1";
+    if (e.host == "::") e.host = "::1";
+    e.port = static_cast<int>(config.getInt("server.port"));
+    e.tls = config.getBool("server.tls");
+    return e;
+}
+
+struct Probe {
+    bool answered = false;
+    int status = 0;
+    std::string body;
+    std::string error;
+};
+
+Probe httpGet(const Endpoint& endpoint, const std::string& path) {
+    Probe probe;
+    try {
+        std::unique_ptr<Poco::Net::HTTPClientSession> session;
+        if (endpoint.tls) {
+            // A local status probe: the listener's certificate names the
+            // public host, not the loopback address used here.
+            Poco::Net::Context::Ptr context =
+                new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", Poco::Net::Context::VERIFY_NONE);
+            session = std::make_unique<Poco::Net::HTTPSClientSession>(endpoint.host, endpoint.port, context);
+        } else {
+            session = std::make_unique<Poco::Net::HTTPClientSession>(endpoint.host, endpoint.port);
+        }
+        session->setTimeout(Poco::Timespan(3, 0));
+        Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path, Poco::Net::HTTPMessage::HTTP_1_1);
+        session->sendRequest(request);
+        Poco::Net::HTTPResponse response;
+        std::istream& in = session->receiveResponse(response);
+        Poco::StreamCopier::copyToString(in, probe.body);
+        probe.answered = true;
+        probe.status = static_cast<int>(response.getStatus());
+    } catch (const Poco::Exception& e) {
+        probe.error = e.displayText();
+    } catch (const std::exception& e) {
+        probe.error = e.what();
+    }
+    return probe;
+}
+
+/// Processes other than this one holding `dbPath` (or its WAL) open: a
+/// running daemon, or another admin command. Root sees every process; another
+/// user sees its own, which includes the daemon when run as consultd.
+std::vector<int> processesUsing(const std::string& dbPath) {
+    std::vector<int> pids;
+    std::error_code ec;
+    const fs::path db = fs::weakly_canonical(dbPath, ec);
+    const fs::path wal = db.string() + "-wal";
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+        const int pid = std::stoi(name);
+        if (pid == ::getpid()) continue;
+        std::error_code fdError;
+        for (const auto& fd : fs::directory_iterator(entry.path() / "fd", fdError)) {
+            std::error_code linkError;
+            const fs::path target = fs::read_symlink(fd.path(), linkError);
+            if (!linkError && (target == db || target == wal)) {
+                pids.push_back(pid);
+                break;
+            }
+        }
+    }
+    return pids;
+}
+
+// ---- commands ----------------------------------------------------------------
+
+int checkConfig(const Args& args) {
+    // The daemon's own --check-config: core groups, plugins and their settings.
+    std::vector<std::string> words = {"consultd", "--check-config", "--config", args.configFile()};
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    ConsultdApplication app;
+    return app.run(static_cast<int>(words.size()), argv.data());
+}
+
+int status(const Args& args) {
+    int rc = kOk;
+    auto config = loadCoreConfig(args, rc);
+    if (!config) return rc;
+    const Endpoint endpoint = endpointOf(*config);
+    Poco::JSON::Object out(Poco::JSON_PRESERVE_KEY_ORDER);
+    out.set("version", CONSULTD_VERSION);
+    out.set("config", args.configFile());
+    out.set("endpoint", std::string(endpoint.tls ? "https://" : "http://") + endpoint.host + ":" + std::to_string(endpoint.port));
+
+    Probe health;
+    if (endpoint.port == 0) {
+        health.error = "server.port is 0 (a free port chosen at start): see the daemon's log for the port";
+    } else {
+        health = httpGet(endpoint, "/healthz");
+    }
+    const bool up = health.answered && health.status == 200;
+    out.set("running", up);
+    if (!up) out.set("error", health.answered ? "healthz answered HTTP " + std::to_string(health.status) : health.error);
+
+    Poco::JSON::Object::Ptr providers = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    std::string readiness = "unknown";
+    if (up) {
+        const Probe ready = httpGet(endpoint, "/readyz");
+        try {
+            auto parsed = Poco::JSON::Parser().parse(ready.body).extract<Poco::JSON::Object::Ptr>();
+            readiness = parsed->optValue<std::string>("status", "unknown");
+            if (auto checks = parsed->getObject("checks")) {
+                for (const auto& [name, value] : *checks) {
+                    if (name.rfind("provider:", 0) == 0) providers->set(name.substr(9), value.toString());
+                }
+            }
+        } catch (const std::exception& e) {
+            readiness = std::string("unreadable /readyz answer: ") + e.what();
+        }
+    }
+    out.set("readiness", readiness);
+    out.set("providers", providers);
+
+    Poco::JSON::Object::Ptr sessions = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    int storeRc = kOk;
+    if (auto store = openStore(*config, storeRc)) {
+        for (const auto& row : store->countSessionsByStatus()) sessions->set(row.status, row.count);
+        out.set("schema_version", store->schemaVersion());
+    }
+    out.set("sessions", sessions);
+
+    if (args.has("json")) {
+        out.stringify(std::cout);
+        std::cout << "\n";
+    } else {
+        std::cout << "consultd " << CONSULTD_VERSION << " (this binary)\n"
+                  << "daemon:    " << (up ? "running" : "NOT ANSWERING") << " at " << out.getValue<std::string>("endpoint")
+                  << "\n";
+        if (!up) std::cout << "           " << out.getValue<std::string>("error") << "\n";
+        std::cout << "readiness: " << readiness << "\n";
+        for (const auto& [name, value] : *providers) std::cout << "provider:  " << name << " " << value.toString() << "\n";
+        std::cout << "sessions: ";
+        if (sessions->size() == 0) std::cout << " none";
+        for (const auto& [name, value] : *sessions) std::cout << " " << name << "=" << value.toString();
+        std::cout << "\n";
+    }
+    return up ? kOk : kFailed;
 }
 
 int apikey(const Args& args) {
@@ -194,37 +479,430 @@ int apikey(const Args& args) {
     return kUsage;
 }
 
-int audit(const Args& args) {
-    const std::string sub = args.positional.size() > 1 ? args.positional[1] : "";
-    if (sub != "verify") {
-        std::cerr << "usage: consultd audit verify\n";
+// ---- sessions ----------------------------------------------------------------
+
+int sessionCommand(const Args& args) {
+    const std::string sub = args.word(1);
+    if (sub == "list") {
+        store::SessionFilter filter;
+        filter.status = args.get("status");
+        filter.consultationId = args.get("consultation");
+        const auto limit = parseInt(args.get("limit", "50"));
+        if (!limit || *limit < 1 || *limit > 200) {
+            std::cerr << "--limit must be 1..200\n";
+            return kUsage;
+        }
+        filter.limit = static_cast<int>(*limit);
+        int rc = kOk;
+        auto store = openStore(args, rc);
+        if (!store) return rc;
+        const auto sessions = store->listSessions(filter);
+        if (args.has("json")) {
+            Poco::JSON::Array out;
+            for (const auto& s : sessions) out.add(http::sessionJson(s));
+            printJson(out);
+        } else {
+            for (const auto& s : sessions) {
+                std::cout << s.id << "  " << s.status << "  consultation " << s.consultationId << "  " << s.provider
+                          << "  created " << util::formatRfc3339(s.createdAt) << "\n";
+            }
+        }
+        return kOk;
+    }
+    if (sub == "show") {
+        if (args.word(2).empty()) {
+            std::cerr << "usage: consultd session show SESSION_ID\n";
+            return kUsage;
+        }
+        int rc = kOk;
+        auto store = openStore(args, rc);
+        if (!store) return rc;
+        const auto session = store->findSession(args.word(2));
+        if (!session) {
+            std::cerr << "no session " << args.word(2) << "\n";
+            return kFailed;
+        }
+        const auto events = store->listEvents(session->id, 0, 1000);
+        if (args.has("json")) {
+            auto out = http::sessionJson(*session);
+            Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
+            for (const auto& e : events) list->add(http::eventJson(e));
+            out->set("events", list);
+            printJson(out);
+        } else {
+            const auto& s = *session;
+            std::cout << "session      " << s.id << "\nconsultation " << s.consultationId << "\nstatus       " << s.status
+                      << "\nprovider     " << s.provider << " (room " << s.roomName << ", " << s.providerStatus << ")"
+                      << "\nmode         " << s.mode << "\ncreated      " << util::formatRfc3339(s.createdAt) << "\n";
+            if (s.scheduledAt) std::cout << "scheduled    " << util::formatRfc3339(s.scheduledAt) << "\n";
+            if (s.startedAt) std::cout << "started      " << util::formatRfc3339(s.startedAt) << "\n";
+            if (s.endedAt) {
+                std::cout << "ended        " << util::formatRfc3339(s.endedAt) << " (" << s.endReason << ", "
+                          << s.durationSeconds << " s)\n";
+            }
+            for (const auto& p : s.participants) std::cout << "participant  " << p.participantId << "  " << p.role << "  " << p.name << "\n";
+            for (const auto& e : events) {
+                std::cout << "event        " << util::formatRfc3339(e.createdAt) << "  " << e.type
+                          << (e.participantId.empty() ? "" : "  " + e.participantId) << "\n";
+            }
+        }
+        return kOk;
+    }
+    if (sub == "end") {
+        if (args.word(2).empty()) {
+            std::cerr << "usage: consultd session end SESSION_ID [--reason TEXT] [--quality excellent|good|fair|poor|failed]\n";
+            return kUsage;
+        }
+        const std::string reason = args.get("reason", "ended by administrator");
+        const std::string quality = args.get("quality");
+        const auto& qualities = core::SessionService::qualityValues();
+        if (reason.empty() || reason.size() > 200 ||
+            (!quality.empty() && std::find(qualities.begin(), qualities.end(), quality) == qualities.end())) {
+            std::cerr << "--reason must be 1..200 characters; --quality one of excellent, good, fair, poor, failed\n";
+            return kUsage;
+        }
+        int rc = kOk;
+        auto config = loadCoreConfig(args, rc);
+        if (!config) return rc;
+        auto store = openStore(*config, rc);
+        if (!store) return rc;
+        // The same transition as POST /sessions/{id}/end: one transaction with
+        // the session_ended event and audit entry, then the provider's room is
+        // closed when its plugin can be loaded with this configuration.
+        auto host = std::make_unique<plugins::PluginHost>();
+        {
+            std::vector<std::string> errors;
+            const std::string pluginDir = config->getPath("providers.plugin_dir");
+            host->discover(pluginDir, errors);
+            config::ConfigLoader::Result result{config, {}, {}};
+            if (errors.empty()) config::ConfigLoader::validateProviders(result, host->schemas(), pluginDir);
+            for (const auto& e : result.errors) errors.push_back(e.format());
+            if (errors.empty()) {
+                host->createProviders(config, [](const std::string&, const std::string&) { return std::vector<IceServer>{}; },
+                                      "", errors);
+            }
+            if (!errors.empty()) {
+                std::cerr << "warning: providers not loaded, the provider room is left to expire:\n";
+                for (const auto& e : errors) std::cerr << "  " << e << "\n";
+                host = std::make_unique<plugins::PluginHost>();
+            }
+        }
+        core::Metrics metrics;
+        std::shared_ptr<const config::Config> snapshot = config;
+        core::SessionService sessions(*store, *host, metrics, [snapshot] { return snapshot; });
+        try {
+            const auto ended = sessions.end(args.word(2), reason, quality, core::Actor{cliActor(), ""});
+            if (args.has("json")) {
+                printJson(http::sessionJson(ended));
+            } else {
+                std::cout << "session " << ended.id << " ended (" << ended.durationSeconds << " s)\n";
+            }
+            return kOk;
+        } catch (const core::ApiError& e) {
+            std::cerr << e.code() << ": " << e.what() << "\n";
+            return kFailed;
+        }
+    }
+    std::cerr << "usage: consultd session list|show|end ...\n";
+    return kUsage;
+}
+
+// ---- backup and restore -------------------------------------------------------
+
+struct SqliteHandle {
+    sqlite3* db = nullptr;
+    ~SqliteHandle() { sqlite3_close(db); }
+};
+
+/// Checks a database file without changing it: integrity and schema version.
+bool checkDatabaseFile(const std::string& path, std::string& problem, int& version) {
+    SqliteHandle handle;
+    if (sqlite3_open_v2(path.c_str(), &handle.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        problem = std::string("cannot open: ") + sqlite3_errmsg(handle.db);
+        return false;
+    }
+    auto single = [&](const char* sql, std::string& text) {
+        sqlite3_stmt* stmt = nullptr;
+        if (sqlite3_prepare_v2(handle.db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+            text = sqlite3_errmsg(handle.db);
+            return false;
+        }
+        const int step = sqlite3_step(stmt);
+        const bool ok = step == SQLITE_ROW;
+        text = ok ? reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0) ? sqlite3_column_text(stmt, 0)
+                                                                                 : reinterpret_cast<const unsigned char*>(""))
+                  : sqlite3_errmsg(handle.db);
+        sqlite3_finalize(stmt);
+        return ok;
+    };
+    std::string text;
+    if (!single("PRAGMA integrity_check", text) || text != "ok") {
+        problem = "integrity check failed: " + text;
+        return false;
+    }
+    if (!single("PRAGMA user_version", text)) {
+        problem = "no schema version: " + text;
+        return false;
+    }
+    version = std::stoi(text);
+    if (version < 1) {
+        problem = "not a consultd database (schema version 0)";
+        return false;
+    }
+    if (version > store::binarySchemaVersion()) {
+        problem = "schema version " + std::to_string(version) + " is newer than this consultd (" +
+                  std::to_string(store::binarySchemaVersion()) + ")";
+        return false;
+    }
+    return true;
+}
+
+int backup(const Args& args) {
+    const std::string target = args.word(1);
+    if (target.empty()) {
+        std::cerr << "usage: consultd backup FILE [--force]\n";
         return kUsage;
+    }
+    if (fs::exists(target) && !args.has("force")) {
+        std::cerr << target << " exists; pass --force to replace it\n";
+        return kFailed;
     }
     int rc = kOk;
     auto store = openStore(args, rc);
     if (!store) return rc;
-    const auto bad = store->verifyAuditChain();
-    if (bad != 0) {
-        std::cerr << "audit log tampered: entry " << bad << " does not match the chain\n";
+    ::umask(0077);  // the copy holds everything the database holds
+    try {
+        store->backupTo(target);
+    } catch (const std::exception& e) {
+        std::cerr << "backup to " << target << " failed: " << e.what() << "\n";
         return kFailed;
     }
-    std::cout << "audit log intact\n";
+    const auto size = fs::file_size(target);
+    Poco::JSON::Object details;
+    details.set("file", fs::absolute(target).string());
+    details.set("bytes", static_cast<Poco::UInt64>(size));
+    store->appendAudit(cliAudit("backup.created", "database", jsonText(details)));
+    if (args.has("json")) {
+        printJson(details);
+    } else {
+        std::cout << "backup written to " << target << " (" << size << " bytes)\n";
+    }
     return kOk;
+}
+
+int restore(const Args& args) {
+    const std::string source = args.word(1);
+    if (source.empty()) {
+        std::cerr << "usage: consultd restore FILE   (with the daemon stopped: systemctl stop consultd)\n";
+        return kUsage;
+    }
+    int rc = kOk;
+    auto config = loadCoreConfig(args, rc);
+    if (!config) return rc;
+    const std::string dbPath = databasePath(*config);
+
+    // Replacing the file under a running daemon would lose its writes and
+    // break its open connections: refuse while one runs.
+    const auto pids = processesUsing(dbPath);
+    const Endpoint endpoint = endpointOf(*config);
+    const bool answers = endpoint.port != 0 && httpGet(endpoint, "/healthz").answered;
+    if (!pids.empty() || answers) {
+        std::cerr << "consultd is running (" << (pids.empty() ? "port " + std::to_string(endpoint.port) + " answers"
+                                                              : "pid " + std::to_string(pids.front()))
+                  << " uses " << dbPath << "); stop it first: systemctl stop consultd\n";
+        return kFailed;
+    }
+    std::string problem;
+    int version = 0;
+    if (!checkDatabaseFile(source, problem, version)) {
+        std::cerr << source << ": " << problem << "; nothing changed\n";
+        return kFailed;
+    }
+
+    // Copy with the backup API into a temporary file beside the database,
+    // then swap it in; the current database is kept beside it.
+    const std::string stamp = std::to_string(util::nowMillis() / 1000);
+    const std::string temp = dbPath + ".restore-" + stamp;
+    {
+        SqliteHandle from, to;
+        const auto umaskBefore = ::umask(0027);
+        const bool opened = sqlite3_open_v2(source.c_str(), &from.db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
+                            sqlite3_open_v2(temp.c_str(), &to.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK;
+        ::umask(umaskBefore);
+        sqlite3_backup* copy = opened ? sqlite3_backup_init(to.db, "main", from.db, "main") : nullptr;
+        const bool copied = copy != nullptr && sqlite3_backup_step(copy, -1) == SQLITE_DONE;
+        if (copy) sqlite3_backup_finish(copy);
+        if (!copied) {
+            std::cerr << "copying " << source << " failed: " << sqlite3_errmsg(to.db ? to.db : from.db) << "\n";
+            fs::remove(temp);
+            return kFailed;
+        }
+    }
+    std::error_code ec;
+    std::string kept;
+    if (fs::exists(dbPath)) {
+        kept = dbPath + ".before-restore-" + stamp;
+        fs::rename(dbPath, kept, ec);
+        for (const char* suffix : {"-wal", "-shm"}) {
+            if (!ec && fs::exists(dbPath + suffix)) fs::rename(dbPath + suffix, kept + suffix, ec);
+        }
+        if (ec) {
+            std::cerr << "cannot move the current database aside: " << ec.message() << "; nothing restored\n";
+            fs::remove(temp);
+            return kFailed;
+        }
+    }
+    fs::rename(temp, dbPath, ec);
+    if (ec) {
+        std::cerr << "cannot put the restored database in place: " << ec.message() << "\n";
+        return kFailed;
+    }
+    matchStateOwner(dbPath);
+    // Opening applies any newer migrations (as the daemon would) and records
+    // the restore in the restored database's own audit chain.
+    auto store = openStore(*config, rc);
+    if (!store) return rc;
+    Poco::JSON::Object details;
+    details.set("from", fs::absolute(source).string());
+    details.set("previous_database", kept);
+    details.set("schema_version", version);
+    store->appendAudit(cliAudit("backup.restored", "database", jsonText(details)));
+    if (args.has("json")) {
+        printJson(details);
+    } else {
+        std::cout << "restored " << dbPath << " from " << source << (kept.empty() ? "" : "; the previous database is " + kept)
+                  << "\nstart the daemon again: systemctl start consultd\n";
+    }
+    return kOk;
+}
+
+// ---- audit -------------------------------------------------------------------
+
+std::string csvField(const std::string& value) {
+    if (value.find_first_of(",\"\n\r") == std::string::npos) return value;
+    std::string out = "\"";
+    for (char c : value) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+int audit(const Args& args) {
+    const std::string sub = args.word(1);
+    if (sub == "verify") {
+        int rc = kOk;
+        auto store = openStore(args, rc);
+        if (!store) return rc;
+        const auto bad = store->verifyAuditChain();
+        if (args.has("json")) {
+            Poco::JSON::Object out;
+            out.set("intact", bad == 0);
+            if (bad != 0) out.set("first_bad_seq", bad);
+            printJson(out);
+        } else if (bad != 0) {
+            std::cerr << "audit log tampered: entry " << bad << " does not match the chain\n";
+        } else {
+            std::cout << "audit log intact\n";
+        }
+        return bad == 0 ? kOk : kFailed;
+    }
+    if (sub == "export") {
+        const std::string format = args.get("format", "jsonl");
+        const auto after = parseInt(args.get("after", "0"));
+        if ((format != "csv" && format != "jsonl") || !after || *after < 0) {
+            std::cerr << "usage: consultd audit export [--format csv|jsonl] [--output FILE] [--after SEQ]\n";
+            return kUsage;
+        }
+        int rc = kOk;
+        auto store = openStore(args, rc);
+        if (!store) return rc;
+        std::ofstream file;
+        const std::string output = args.get("output");
+        if (!output.empty()) {
+            const auto umaskBefore = ::umask(0077);
+            file.open(output, std::ios::out | std::ios::trunc);
+            ::umask(umaskBefore);
+            if (!file) {
+                std::cerr << "cannot write " << output << ": " << std::strerror(errno) << "\n";
+                return kFailed;
+            }
+        }
+        std::ostream& out = output.empty() ? std::cout : file;
+        if (format == "csv") out << "seq,at,actor,action,target,details,request_id,prev_hash,hash\n";
+        std::int64_t last = *after;
+        std::int64_t count = 0;
+        for (;;) {
+            const auto page = store->listAudit(last, 1000);
+            for (const auto& a : page) {
+                if (format == "csv") {
+                    out << a.seq << "," << util::formatRfc3339(a.at) << "," << csvField(a.actor) << "," << csvField(a.action)
+                        << "," << csvField(a.target) << "," << csvField(a.detailsJson) << "," << csvField(a.requestId)
+                        << "," << a.prevHash << "," << a.hash << "\n";
+                } else {
+                    Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
+                    line.set("seq", a.seq);
+                    line.set("at", util::formatRfc3339(a.at));
+                    line.set("actor", a.actor);
+                    line.set("action", a.action);
+                    line.set("target", a.target);
+                    line.set("details", http::parseStoredObject(a.detailsJson));
+                    line.set("request_id", a.requestId);
+                    line.set("prev_hash", a.prevHash);
+                    line.set("hash", a.hash);
+                    line.stringify(out);
+                    out << "\n";
+                }
+                last = a.seq;
+                ++count;
+            }
+            if (page.size() < 1000) break;
+        }
+        out.flush();
+        if (!out) {
+            std::cerr << "writing the export failed\n";
+            return kFailed;
+        }
+        Poco::JSON::Object details;
+        details.set("format", format);
+        details.set("entries", count);
+        details.set("output", output.empty() ? "stdout" : fs::absolute(output).string());
+        store->appendAudit(cliAudit("audit.exported", "audit", jsonText(details)));
+        if (!output.empty()) std::cerr << count << " audit entries written to " << output << "\n";
+        return kOk;
+    }
+    std::cerr << "usage: consultd audit verify|export ...\n";
+    return kUsage;
 }
 
 }  // namespace
 
-bool isCliCommand(const char* word) { return std::strcmp(word, "apikey") == 0 || std::strcmp(word, "audit") == 0; }
+bool isCliCommand(const char* word) {
+    return std::find(commandWords().begin(), commandWords().end(), word) != commandWords().end();
+}
 
 int runCli(int argc, char** argv) {
+    // `consultctl <command>` is `consultd <command>` (the package installs a symlink).
+    if (argc > 1 && std::strcmp(argv[1], "recording") == 0) return recording::runRecordingCommand(argc, argv);
     const Args args = parse(argc, argv, 1);
+    const std::string command = args.word(0);
+    if (command.empty() || command == "help" || args.has("help")) {
+        std::cout << kHelp;
+        return command.empty() ? kUsage : kOk;
+    }
     try {
-        if (args.positional.at(0) == "apikey") return apikey(args);
-        if (args.positional.at(0) == "audit") return audit(args);
+        if (command == "check-config") return checkConfig(args);
+        if (command == "status") return status(args);
+        if (command == "apikey") return apikey(args);
+        if (command == "session") return sessionCommand(args);
+        if (command == "backup") return backup(args);
+        if (command == "restore") return restore(args);
+        if (command == "audit") return audit(args);
     } catch (const std::exception& e) {
-        std::cerr << "consultd " << argv[1] << ": " << e.what() << "\n";
+        std::cerr << "consultd " << command << ": " << e.what() << "\n";
         return kFailed;
     }
+    std::cerr << "unknown command \"" << command << "\"\n" << kHelp;
     return kUsage;
 }
 

@@ -1,13 +1,27 @@
 #pragma once
-// Admin commands run as `consultd <command> ...` against the configured
-// database (safe while the daemon runs: SQLite WAL, writes are transactions).
+// Admin commands run as `consultd <command> ...` (or `consultctl <command>`)
+// against the configured database (safe while the daemon runs: SQLite WAL,
+// writes are transactions that extend the same audit chain).
 //
-//   consultd apikey create --name NAME --scopes s1,s2 [--config FILE] [--json]
-//   consultd apikey list [--config FILE] [--json]
-//   consultd apikey revoke KEY_ID [--config FILE]
-//   consultd audit verify [--config FILE]
+//   consultd check-config [--config FILE]
+//   consultd status [--config FILE] [--json]
+//   consultd apikey create --name NAME --scopes s1,s2 [--json]
+//   consultd apikey list [--json]
+//   consultd apikey revoke KEY_ID
+//   consultd session list [--status S] [--consultation ID] [--limit N] [--json]
+//   consultd session show SESSION_ID [--json]
+//   consultd session end SESSION_ID [--reason TEXT] [--quality Q] [--json]
+//   consultd backup FILE                 online backup, consistent while the daemon runs
+//   consultd restore FILE                only while the daemon is stopped
+//   consultd audit verify [--json]
+//   consultd audit export [--format csv|jsonl] [--output FILE] [--after SEQ]
+//   consultd recording decrypt|repair|info ...   (recording/RecordingCli.h)
 //
-// Exit codes: 0 ok, 1 operation failed, 2 usage error, 78 configuration error.
+// Every command takes --config FILE (default /etc/consultd/consultd.conf).
+// Admin users, devices and stored recordings do not exist in this version.
+//
+// Exit codes: 0 ok, 1 operation failed (or daemon down for `status`),
+// 2 usage error, 78 configuration error.
 
 namespace consultd::app {
 
