@@ -225,9 +225,9 @@ bool validate(const std::string& path, const SettingSpec& spec, Value& v, std::v
                 fs::path p(s);
                 if (p.is_relative()) p = fs::path(v.where.file).parent_path() / p;
                 struct stat st {};
-                if (::stat(p.c_str(), &st) != 0) return fail("cannot read secret file " + p.string() + ": " + std::strerror(errno));
+                if (::stat(p.c_str(), &st) != 0) return fail("cannot read secret file " + p.string() + ": " + std::generic_category().message(errno));
                 if (!S_ISREG(st.st_mode)) return fail(p.string() + " is not a regular file");
-                if (::access(p.c_str(), R_OK) != 0) return fail("cannot read secret file " + p.string() + ": " + std::strerror(errno));
+                if (::access(p.c_str(), R_OK) != 0) return fail("cannot read secret file " + p.string() + ": " + std::generic_category().message(errno));
                 if ((st.st_mode & S_IRWXO) != 0) {
                     warnings.push_back({v.where, path, "secret file " + p.string() + " is readable by others; chmod o-rwx it"});
                 } else if ((st.st_mode & S_IRWXG) != 0 && st.st_gid != ::getegid()) {
