@@ -2,7 +2,7 @@
 """Profiles consultd under the wrk load of bench/api/run_bench.py (one endpoint).
 
 Usage (root, Debian 12, from the repository root):
-  bench/api/profile.py --endpoint token|sessions|providers [--consultd BIN] [--plugins DIR]
+  bench/api/profile_daemon.py --endpoint token|sessions|providers [--consultd BIN] [--plugins DIR]
                        [--duration 10] [--perf] [--gdb-samples 20] [--out DIR]
 
 Starts its own consultd (same temp config as run_bench.py), creates the 200
@@ -28,6 +28,57 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_bench as rb  # noqa: E402
+
+
+CATEGORIES = [
+    ("std::regex compilation", lambda n: "_Compiler" in n or "basic_regex<char" in n),
+    ("JWT signing (Poco::JWT::Signer::sign)", lambda n: "JWT::Signer::sign" in n),
+    ("store writer thread (group commit, fdatasync)", lambda n: "Writer::threadMain" in n),
+    ("Store::findSession (read transaction + queries)", lambda n: "Store::findSession" in n),
+    ("JSON stringify", lambda n: "Stringifier" in n or "doStringify" in n),
+    ("JSON parse", lambda n: "JSON::Parser" in n or "ParserImpl" in n),
+    ("Dispatcher::send", lambda n: "Dispatcher::send" in n),
+    ("API key check (sha256)", lambda n: "sha256Hex" in n),
+    ("request id / random bytes", lambda n: "randomBase32" in n or "randomBytes" in n),
+]
+
+
+def fold_perf(data, top=30):
+    """Shares of the daemon's samples by category and by innermost consultd
+    frame (function file:line) from perf script."""
+    text = subprocess.run(["perf", "script", "-i", data, "-F", "tid,ip,sym,srcline"], capture_output=True,
+                          text=True).stdout
+    samples, cur = [], None
+    for line in text.splitlines():
+        if not line.strip():
+            if cur is not None:
+                samples.append(cur)
+            cur = None
+        elif re.match(r"^\s*\d+\s*$", line):
+            cur = []
+        elif cur is not None:
+            m = re.match(r"\s*[0-9a-f]+ (.+)", line)
+            if m:
+                cur.append([m.group(1), ""])
+            elif cur:
+                cur[-1][1] = line.strip().split("/")[-1]
+    if cur:
+        samples.append(cur)
+    n = max(len(samples), 1)
+    cats, inner = collections.Counter(), collections.Counter()
+    for frames in samples:
+        names = [f[0] for f in frames]
+        for label, match in CATEGORIES:
+            if any(match(x) for x in names):
+                cats[label] += 1
+        own = next((f for f in frames if re.search(r"consultd::", f[0])), None)
+        inner[(own[0].split("(")[0][:100] + "  " + own[1]) if own else "(no consultd frame) " +
+              (names[0][:60] if names else "")] += 1
+    lines = ["%d samples" % len(samples), "", "by category (a sample may count in several):"]
+    lines += ["%5.1f%%  %s" % (100.0 * v / n, k) for k, v in cats.most_common()]
+    lines += ["", "by innermost consultd frame:"]
+    lines += ["%5.1f%%  %s" % (100.0 * v / n, k) for k, v in inner.most_common(top)]
+    return "\n".join(lines)
 
 
 def gdb_sample(pid):
@@ -126,7 +177,11 @@ def main():
                                     capture_output=True, text=True).stdout
             with open(os.path.join(out, "perf-report.txt"), "w") as f:
                 f.write(report)
-            print("\n".join(line for line in report.splitlines() if line and not line.startswith("#"))[:6000])
+            folded = fold_perf(os.path.join(out, "perf.data"))
+            with open(os.path.join(out, "perf-folded.txt"), "w") as f:
+                f.write(folded + "\n")
+            print(folded)
+            print("perf report: " + os.path.join(out, "perf-report.txt"))
     finally:
         for p in helpers:
             if p.poll() is None:
