@@ -172,6 +172,7 @@ class RelayProtocolTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testEvenPortReservation);
     CPPUNIT_TEST(testChannelRebindConflicts400);
     CPPUNIT_TEST(testBandwidthLimitDrops);
+    CPPUNIT_TEST(testAllocationExpiryEnforced);
     CPPUNIT_TEST(testSecretRotation);
     CPPUNIT_TEST(testBindConflictAndBadConfigThrow);
     CPPUNIT_TEST_SUITE_END();
@@ -606,6 +607,32 @@ public:
         CPPUNIT_ASSERT(relay_->stats().dropsBandwidth >= 13);
     }
 
+    void testAllocationExpiryEnforced() {
+        Tweaks c;
+        c.lifetimeSeconds = 1;
+        start(c);
+        TestSocket client(false, ports_.udp);
+        TestSocket peer = TestSocket::peer();
+        auto creds = validCredentials("una");
+        creds.nonce = fetchNonce(client);
+        const auto m = roundTrip(client, makeRequest(Method::Allocate, newTransaction(), addTransportUdp, &creds));
+        CPPUNIT_ASSERT_EQUAL(1u, *m->findU32(attr::Lifetime));
+        lastAllocated_ = creds;
+        expectSuccess(client, channelBindRequest(0x4300, peer.local(), creds));
+        client.send(channelData(0x4300, {1}));
+        CPPUNIT_ASSERT(peer.receive().has_value());
+        // The sweep runs every second: gone within ~2 s, and relaying stops with it.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+        while (relay_->stats().allocationsExpired == 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{1}, relay_->stats().allocationsExpired);
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{0}, relay_->stats().allocationsActive);
+        client.send(channelData(0x4300, {2}));
+        CPPUNIT_ASSERT(!peer.receive(300).has_value());
+        waitFor([&] { return relay_->stats().dropsNoAllocation == 1; });
+        CPPUNIT_ASSERT_EQUAL(437, errorCode(*roundTrip(client, refreshRequest(600, creds))));
+    }
+
     void testSecretRotation() {
         TestSocket client(false, ports_.udp);
         auto creds = validCredentials("rita");
@@ -662,6 +689,7 @@ private:
         int maxAllocationsPerUsername = 0;
         int maxAllocationsPerIp = 0;
         std::int64_t maxBandwidthBytesPerSec = 0;
+        int lifetimeSeconds = 0;  ///< 0 = the defaults (600 / 3600)
     };
     void start(const Tweaks& tweaks) {
         relay_.reset();
@@ -670,6 +698,7 @@ private:
         c.maxAllocationsPerUsername = tweaks.maxAllocationsPerUsername;
         c.maxAllocationsPerIp = tweaks.maxAllocationsPerIp;
         c.maxBandwidthBytesPerSec = tweaks.maxBandwidthBytesPerSec;
+        if (tweaks.lifetimeSeconds > 0) c.defaultAllocationLifetime = c.maxAllocationLifetime = tweaks.lifetimeSeconds;
         relay_ = std::make_unique<TurnRelay>(c);
         relay_->start();
         ports_ = relay_->boundPorts();
