@@ -7,6 +7,8 @@
 #include "app/Cli.h"
 #include "app/ConsultdApplication.h"
 
+#include <Poco/Crypto/Crypto.h>
+
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -15,6 +17,9 @@ int main(int argc, char** argv) {
     // Before any thread exists, so every thread inherits the mask and the
     // main loop alone receives SIGHUP/SIGTERM through sigtimedwait().
     consultd::app::blockDaemonSignals();
+    // Once for the process: POCO's per-object OpenSSL initialisation is not
+    // safe when its reference count drops to zero under concurrency.
+    Poco::Crypto::initializeCrypto();
     try {
         consultd::app::ConsultdApplication app;
         return app.run(argc, argv);

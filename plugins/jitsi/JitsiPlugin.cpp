@@ -6,7 +6,16 @@
 
 #include "consultd/provider.h"
 
+#include <Poco/Crypto/OpenSSLInitializer.h>
+
 namespace {
+
+// POCO 1.11's OpenSSLInitializer keeps a process-wide count: every JWT
+// signature builds a DigestEngine that takes it 0 -> 1 -> 0 and, when two
+// threads cross zero together, its mutex array is freed twice (SIGABRT under
+// concurrent token issuance, found by bench/api). Holding one initializer for
+// the module's lifetime keeps the count above zero.
+const Poco::Crypto::OpenSSLInitializer keepOpenSslInitialized;
 
 // Static storage: the daemon keeps the module pointer while the .so is
 // loaded, and the factories hold no state.

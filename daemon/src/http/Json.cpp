@@ -11,6 +11,31 @@
 
 namespace consultd::http {
 
+namespace {
+
+/// The id pattern is checked by hand: it is on every request's path.
+bool isIdCharacters(const std::string& text) {
+    if (text.empty() || text.size() > 128) return false;
+    for (const char c : text) {
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '_' || c == ':' || c == '@' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+/// Compiled patterns, one set per thread (std::regex is costly to build and
+/// this keeps the lookup lock-free).
+bool matches(const std::string& pattern, const std::string& text) {
+    if (pattern == kIdPattern) return isIdCharacters(text);
+    thread_local std::map<std::string, std::regex> compiled;
+    auto it = compiled.find(pattern);
+    if (it == compiled.end()) it = compiled.emplace(pattern, std::regex(pattern)).first;
+    return std::regex_match(text, it->second);
+}
+
+}  // namespace
+
 FieldReader::FieldReader(Poco::JSON::Object::Ptr object, std::string prefix)
     : FieldReader(std::move(object), std::move(prefix), std::make_shared<std::map<std::string, std::string>>()) {}
 
@@ -55,7 +80,7 @@ std::optional<std::string> FieldReader::string(const std::string& name, bool req
         fail(name, "must be at most " + std::to_string(maxLength) + " bytes");
         return std::nullopt;
     }
-    if (!pattern.empty() && !std::regex_match(text, std::regex(pattern))) {
+    if (!pattern.empty() && !matches(pattern, text)) {
         fail(name, patternHelp.empty() ? "has an invalid format" : patternHelp);
         return std::nullopt;
     }
