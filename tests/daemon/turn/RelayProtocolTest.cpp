@@ -173,6 +173,8 @@ class RelayProtocolTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testChannelRebindConflicts400);
     CPPUNIT_TEST(testBandwidthLimitDrops);
     CPPUNIT_TEST(testAllocationExpiryEnforced);
+    CPPUNIT_TEST(testRelayPortRangeAndCapacity508);
+    CPPUNIT_TEST(testExternalIpAdvertised);
     CPPUNIT_TEST(testSecretRotation);
     CPPUNIT_TEST(testBindConflictAndBadConfigThrow);
     CPPUNIT_TEST_SUITE_END();
@@ -633,6 +635,57 @@ public:
         CPPUNIT_ASSERT_EQUAL(437, errorCode(*roundTrip(client, refreshRequest(600, creds))));
     }
 
+    void testRelayPortRangeAndCapacity508() {
+        // Four consecutive free UDP ports, found now (hermetic, no fixed numbers).
+        int base = 0;
+        for (int attempt = 0; attempt < 50 && base == 0; ++attempt) {
+            TestSocket probe(false, 9);
+            const int candidate = probe.local().port();
+            if (candidate > 65000) continue;
+            bool free = true;
+            for (int p = candidate + 1; p < candidate + 4 && free; ++p) {
+                UniqueFd s(::socket(AF_INET, SOCK_DGRAM, 0));
+                auto a = *SocketAddress::parse("127.0.0.1", static_cast<std::uint16_t>(p));
+                free = ::bind(s.get(), a.sockaddrPtr(), a.length()) == 0;
+            }
+            if (free) base = candidate + 1;  // the probe itself still holds `candidate`
+        }
+        CPPUNIT_ASSERT(base != 0);
+        Tweaks c;
+        c.relayPortMin = base;
+        c.relayPortMax = base + 2;
+        start(c);
+        std::vector<std::unique_ptr<TestSocket>> clients;
+        for (int i = 0; i < 3; ++i) {
+            clients.push_back(std::make_unique<TestSocket>(false, ports_.udp));
+            auto creds = validCredentials("range" + std::to_string(i));
+            const auto relayed = allocate(*clients.back(), creds);
+            CPPUNIT_ASSERT(relayed.has_value());
+            CPPUNIT_ASSERT(relayed->port() >= base && relayed->port() <= base + 2);
+        }
+        TestSocket fourth(false, ports_.udp);
+        auto creds = validCredentials("range-full");
+        creds.nonce = fetchNonce(fourth);
+        CPPUNIT_ASSERT_EQUAL(508, errorCode(*roundTrip(fourth, makeRequest(Method::Allocate, newTransaction(),
+                                                                             addTransportUdp, &creds))));
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{1}, relay_->stats().capacityRejections);
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{3}, relay_->stats().allocationsActive);  // the quota slot was given back
+    }
+
+    void testExternalIpAdvertised() {
+        Tweaks c;
+        c.externalIp = "203.0.113.7";
+        start(c);
+        TestSocket client(false, ports_.udp);
+        auto creds = validCredentials("nat");
+        const auto relayed = allocate(client, creds);
+        CPPUNIT_ASSERT(relayed.has_value());
+        CPPUNIT_ASSERT_EQUAL(std::string("203.0.113.7"), relayed->ipString());
+        CPPUNIT_ASSERT(relayed->port() != 0);
+        // The advertised address is one of the relay's own: never a peer.
+        CPPUNIT_ASSERT_EQUAL(403, errorCode(*roundTrip(client, permissionRequest(*relayed, creds))));
+    }
+
     void testSecretRotation() {
         TestSocket client(false, ports_.udp);
         auto creds = validCredentials("rita");
@@ -690,6 +743,8 @@ private:
         int maxAllocationsPerIp = 0;
         std::int64_t maxBandwidthBytesPerSec = 0;
         int lifetimeSeconds = 0;  ///< 0 = the defaults (600 / 3600)
+        int relayPortMin = 0, relayPortMax = 0;
+        std::string externalIp;
     };
     void start(const Tweaks& tweaks) {
         relay_.reset();
@@ -699,6 +754,11 @@ private:
         c.maxAllocationsPerIp = tweaks.maxAllocationsPerIp;
         c.maxBandwidthBytesPerSec = tweaks.maxBandwidthBytesPerSec;
         if (tweaks.lifetimeSeconds > 0) c.defaultAllocationLifetime = c.maxAllocationLifetime = tweaks.lifetimeSeconds;
+        if (tweaks.relayPortMin > 0) {
+            c.relayPortMin = tweaks.relayPortMin;
+            c.relayPortMax = tweaks.relayPortMax;
+        }
+        c.externalIp = tweaks.externalIp;
         relay_ = std::make_unique<TurnRelay>(c);
         relay_->start();
         ports_ = relay_->boundPorts();
