@@ -1,0 +1,205 @@
+"""Shared pieces of the recorder tests: the JSON-lines harness around the
+RecorderPeer, an independent GStreamer webrtcbin sender (videotestsrc VP8 +
+audiotestsrc Opus), gst-discoverer parsing, and the key file.
+
+Only loopback traffic: both sides add 127.0.0.1 as a local ICE address and
+only 127.0.0.1 candidates are passed between them.
+"""
+import json
+import os
+import queue
+import re
+import subprocess
+import threading
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstWebRTC", "1.0")
+gi.require_version("GstSdp", "1.0")
+from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
+
+Gst.init(None)
+
+HARNESS = os.environ.get("RECORDER_HARNESS")
+TOOL = os.environ.get("RECORDING_TOOL")
+TRANSPORT_CC = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+
+
+_KEEP_ALIVE = []
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        raise Failure(what)
+
+
+def make_key(directory):
+    path = os.path.join(directory, "recording.key")
+    subprocess.run(["openssl", "rand", "-out", path, "32"], check=True)
+    os.chmod(path, 0o600)
+    return path
+
+
+def loopback_only(candidate):
+    return " 127.0.0.1 " in candidate
+
+
+class Harness:
+    """The RecorderPeer in a child process, spoken to over stdin/stdout."""
+
+    def __init__(self, directory, key_file, extra=(), preexec_fn=None):
+        self.events = queue.Queue()
+        self.log = []
+        self.proc = subprocess.Popen(
+            [HARNESS, "--dir", directory, "--key-file", key_file, "--local-address", "127.0.0.1", *extra],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, preexec_fn=preexec_fn)
+        self.handlers = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "log":
+                print("  [recorder] %s: %s" % (event["participant"], event["line"]), flush=True)
+                self.log.append(event)
+            for handler in list(self.handlers):
+                handler(event)
+            self.events.put(event)
+        self.events.put({"event": "eof"})
+
+    def send(self, **cmd):
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+
+    def wait_for(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failure("timed out waiting for " + what)
+            try:
+                event = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if event.get("event") == "error":
+                raise Failure("harness error: " + event["message"])
+            if predicate(event):
+                return event
+            if event.get("event") == "eof":
+                raise Failure("harness exited while waiting for " + what)
+
+    def stop(self, timeout=30):
+        self.send(cmd="stop")
+        finished = []
+        self.wait_for(lambda e: (e["event"] == "finished" and finished.append(e) and False) or e["event"] == "stopped",
+                      timeout, "stop")
+        self.proc.wait(timeout=10)
+        return finished
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class GstSender:
+    """An independent webrtcbin peer that sends test video (VP8) and audio (Opus)
+    and offers to the recorder, with the transport-cc header extension."""
+
+    def __init__(self, harness, participant):
+        self.harness = harness
+        self.participant = participant
+        self.answer_sdp = None
+        self.pipeline = Gst.parse_launch(
+            "webrtcbin name=send bundle-policy=max-bundle "
+            "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 ! "
+            "vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay ! "
+            "application/x-rtp,media=video,encoding-name=VP8,payload=96,extmap-3=(string)\"%s\" ! send. "
+            "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! opusenc ! rtpopuspay ! "
+            "application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! send." % TRANSPORT_CC)
+        self.webrtc = self.pipeline.get_by_name("send")
+        self.webrtc.connect("on-negotiation-needed", self._on_negotiation_needed)
+        self.webrtc.connect("on-ice-candidate", self._on_ice_candidate)
+        harness.handlers.append(self._on_harness_event)
+        self.loop = GLib.MainLoop()
+        threading.Thread(target=self.loop.run, daemon=True).start()
+        self.pipeline.set_state(Gst.State.PLAYING)
+        # PyGObject sinks webrtcbin's floating ICE agent on first access and
+        # frees it with the wrapper, so the wrapper must live as long as the
+        # process (webrtcbin itself never takes a ref it could give back).
+        self.agent = self.webrtc.get_property("ice-agent")
+        _KEEP_ALIVE.append((self.agent, self.pipeline))
+        self.agent.emit("add-local-ip-address", "127.0.0.1")
+
+    def _on_negotiation_needed(self, element):
+        # Offer only once every sink pad knows its caps: an offer made earlier
+        # silently leaves out the track whose encoder has not started yet.
+        def offer_when_ready():
+            pads = [p for p in element.sinkpads if p.get_direction() == Gst.PadDirection.SINK]
+            if len(pads) < 2 or any(p.get_current_caps() is None for p in pads):
+                return True
+            promise = Gst.Promise.new_with_change_func(self._on_offer_created, element, None)
+            element.emit("create-offer", None, promise)
+            return False
+        GLib.timeout_add(50, offer_when_ready)
+
+    def _on_offer_created(self, promise, element, _):
+        promise.wait()
+        reply = promise.get_reply()
+        offer = reply.get_value("offer")
+        if offer is None or offer.sdp is None:
+            print("sender: create-offer failed: %s" % reply.to_string(), flush=True)
+            return
+        element.emit("set-local-description", offer, Gst.Promise.new())
+        self.harness.send(cmd="offer", participant=self.participant, sdp=offer.sdp.as_text())
+
+    def _on_ice_candidate(self, _element, mline, candidate):
+        if loopback_only(candidate):
+            self.harness.send(cmd="candidate", participant=self.participant, mline=mline, candidate=candidate)
+
+    def _on_harness_event(self, event):
+        if event.get("participant") != self.participant:
+            return
+        if event["event"] == "description" and event["type"] == "answer":
+            self.answer_sdp = event["sdp"]
+            _, sdp = GstSdp.SDPMessage.new_from_text(event["sdp"])
+            answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
+            self.webrtc.emit("set-remote-description", answer, Gst.Promise.new())
+        elif event["event"] == "candidate" and event["candidate"] and loopback_only(event["candidate"]):
+            self.webrtc.emit("add-ice-candidate", event["mline"], event["candidate"])
+
+    def close(self):
+        self.pipeline.set_state(Gst.State.NULL)
+        self.loop.quit()
+
+
+def discover(path):
+    """gst-discoverer-1.0's view: (video stream count, audio stream count, duration s, raw text)."""
+    out = subprocess.run(["gst-discoverer-1.0", "-v", path], capture_output=True, text=True, timeout=60).stdout
+    video = len(re.findall(r"^\s*video(?: #\d+)?: ", out, re.M))
+    audio = len(re.findall(r"^\s*audio(?: #\d+)?: ", out, re.M))
+    m = re.search(r"Duration: (\d+):(\d+):(\d+\.\d+)", out)
+    duration = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)) if m else None
+    return video, audio, duration, out
+
+
+def decrypt(src, dst, key_file):
+    p = subprocess.run([TOOL, "recording", "decrypt", src, dst, "--key-file", key_file],
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def wait_for_media(harness, participant, timeout=30):
+    harness.wait_for(lambda e: e["event"] == "log" and e["participant"] == participant and e["line"] == "media flowing",
+                     timeout, "media from " + participant)
+    return time.monotonic()
