@@ -113,7 +113,10 @@ public:
 
     /// Runs parameterless SQL (DDL, PRAGMA, transaction control), possibly
     /// several statements.
+    /// Runs SQL text, which may hold several statements (migrations).
     void exec(const std::string& sql);
+    /// Runs ONE statement through the statement cache (hot paths).
+    void execCached(std::string_view sql);
     /// Runs a single-value query (e.g. a PRAGMA) and returns column 0 of its
     /// first row as text ("" when no row).
     std::string queryText(const std::string& sql);

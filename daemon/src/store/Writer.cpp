@@ -131,7 +131,7 @@ void Writer::runBatch(std::deque<std::unique_ptr<Job>>& batch) {
 
         if (!inTransaction) {
             try {
-                db_->exec("BEGIN IMMEDIATE");
+                db_->execCached("BEGIN IMMEDIATE");
                 inTransaction = true;
                 // Another process (the admin CLI) may have appended audit
                 // entries since our last commit: read the tip under the lock.
@@ -155,9 +155,9 @@ void Writer::runBatch(std::deque<std::unique_ptr<Job>>& batch) {
         const AuditChainTip before = tip;
         WriteTransaction txn{*db_, tip};
         try {
-            db_->exec(kSavepoint);
+            db_->execCached(kSavepoint);
             job->body(txn);
-            db_->exec(kRelease);
+            db_->execCached(kRelease);
             succeeded.push_back(std::move(job));
         } catch (...) {
             std::exception_ptr error = std::current_exception();
@@ -166,8 +166,8 @@ void Writer::runBatch(std::deque<std::unique_ptr<Job>>& batch) {
                 failSucceeded(sqlite3_errmsg(db_->handle()));
             } else {
                 try {
-                    db_->exec(kRollbackTo);
-                    db_->exec(kRelease);
+                    db_->execCached(kRollbackTo);
+                    db_->execCached(kRelease);
                 } catch (const std::exception& rollbackError) {
                     rollbackQuietly();
                     failSucceeded(rollbackError.what());
@@ -181,7 +181,7 @@ void Writer::runBatch(std::deque<std::unique_ptr<Job>>& batch) {
         return;
     }
     try {
-        db_->exec("COMMIT");
+        db_->execCached("COMMIT");
     } catch (const std::exception& error) {
         rollbackQuietly();
         failSucceeded(std::string("COMMIT failed: ") + error.what());
