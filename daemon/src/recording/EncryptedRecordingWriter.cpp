@@ -77,8 +77,31 @@ void EncryptedRecordingWriter::writeSlot(std::uint64_t index, bool final, std::s
     if (nextSeq_ == UINT32_MAX)
         throw RecordingError(RecordingErrorKind::Usage, "sequence numbers exhausted");
     std::string slot = cipher_.seal(index, nextSeq_++, final, plain);
-    writeFully(fd_.get(), header_.slotOffset(index),
-               {reinterpret_cast<const std::uint8_t*>(slot.data()), slot.size()}, path_);
+    try {
+        writeFully(fd_.get(), header_.slotOffset(index),
+                   {reinterpret_cast<const std::uint8_t*>(slot.data()), slot.size()}, path_);
+    } catch (const RecordingError&) {
+        if (index == sealedChunks_) salvageTail(plain);
+        throw;
+    }
+}
+
+void EncryptedRecordingWriter::salvageTail(std::span<const std::uint8_t> plain) noexcept {
+    // A write that failed part-way (disk full, file size limit) has torn the
+    // tail slot, destroying the provisional copy written before it. Seal again
+    // as much of the tail as fits in the space the file already has, so the
+    // failed recording keeps an authenticated prefix that repair can recover.
+    try {
+        const std::uint64_t offset = header_.slotOffset(sealedChunks_);
+        const std::uint64_t have = fileSize(fd_.get(), path_);
+        if (have <= offset + kSlotOverhead || nextSeq_ == UINT32_MAX) return;
+        const std::size_t fits = std::min<std::uint64_t>(plain.size(), have - offset - kSlotOverhead);
+        std::string slot = cipher_.seal(sealedChunks_, nextSeq_++, false, plain.first(fits));
+        writeFully(fd_.get(), offset, {reinterpret_cast<const std::uint8_t*>(slot.data()), slot.size()}, path_);
+        if (::ftruncate(fd_.get(), static_cast<off_t>(offset + slot.size())) != 0) return;
+    } catch (const RecordingError&) {
+        // Nothing more can be saved; the caller reports the original error.
+    }
 }
 
 void EncryptedRecordingWriter::patchSealedChunk(std::uint64_t index, std::uint32_t offset,

@@ -72,6 +72,7 @@ private:
     void writeSlot(std::uint64_t index, bool final, std::span<const std::uint8_t> plain);
     void patchSealedChunk(std::uint64_t index, std::uint32_t offset, std::span<const std::uint8_t> data);
     void sealFullTail();
+    void salvageTail(std::span<const std::uint8_t> plain) noexcept;
     template <typename F>
     void guarded(F&& body);
 

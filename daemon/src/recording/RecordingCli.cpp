@@ -124,6 +124,11 @@ int repair(const Args& args) {
     const bool partial = endsWith(file, kPartialSuffix);
     const std::string base = partial ? file.substr(0, file.size() - std::strlen(kPartialSuffix)) : file;
     if (report.outcome == RepairReport::Outcome::Unrecoverable) {
+        if (!partial) {
+            std::cout << "failed: " << report.detail << "\n";
+            return kFailed;
+        }
+        // A crashed recording with nothing to recover: marked, never silently dropped.
         const std::string failed = base + kFailedSuffix;
         if (std::rename(file.c_str(), failed.c_str()) != 0)
             throw RecordingError(RecordingErrorKind::Io, failed + ": rename: " + std::strerror(errno));

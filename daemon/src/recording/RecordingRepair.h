@@ -2,7 +2,8 @@
 // Recovery of an encrypted recording whose writer never finished (daemon
 // crash, SIGKILL, power loss): keeps the longest authenticated prefix of
 // chunks and seals its last chunk again as the final one, so readers accept
-// the file. The recorder writes to "<name>.partial" and renames on success,
+// the file, and gives a Matroska/WebM payload whose muxer never finished its
+// duration back (from the last block's timestamp). The recorder writes to "<name>.partial" and renames on success,
 // so any ".partial" left behind is exactly the set of files that need this.
 
 #include "recording/RecordingCrypto.h"
@@ -28,6 +29,7 @@ struct RepairReport {
     std::uint64_t plaintextBytes = 0;  ///< bytes readable after the call
     std::uint64_t chunks = 0;          ///< chunks kept
     std::uint64_t droppedBytes = 0;    ///< file bytes cut off after the last good chunk
+    bool matroskaDurationFixed = false;  ///< the WebM/Matroska inside got its Duration back
     std::string detail;                ///< human-readable reason / summary
 };
 

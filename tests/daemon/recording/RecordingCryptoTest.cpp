@@ -518,10 +518,18 @@ public:
         CPPUNIT_ASSERT_EQUAL(pid, ::waitpid(pid, &status, 0));
         CPPUNIT_ASSERT(WIFEXITED(status));
         CPPUNIT_ASSERT_EQUAL(0, WEXITSTATUS(status));
-        // What was sealed before the failure is still recoverable.
+        // What was sealed before the failure is still recoverable, and so is
+        // the part of the torn tail chunk that fitted (the writer re-seals it).
         auto report = repairEncryptedRecording((dir.path / "big").string(), keyFromSeed(1));
         CPPUNIT_ASSERT(report.outcome == RepairReport::Outcome::Repaired);
-        CPPUNIT_ASSERT(report.plaintextBytes >= 4096);
+        CPPUNIT_ASSERT(report.plaintextBytes > 4 * 4096);
+        EncryptedRecordingReader r((dir.path / "big").string(), keyFromSeed(1));
+        // The child wrote the same 4096-byte block again and again.
+        const Bytes block = randomBytes(4096, 1);
+        const Bytes recovered = readAll(r);
+        CPPUNIT_ASSERT_EQUAL(std::size_t{report.plaintextBytes}, recovered.size());
+        for (std::size_t i = 0; i < recovered.size(); ++i)
+            if (recovered[i] != block[i % block.size()]) CPPUNIT_FAIL("recovered byte " + std::to_string(i) + " differs");
     }
 };
 
