@@ -169,6 +169,27 @@ store::SessionRecord SessionService::get(const std::string& id) const {
     return *session;
 }
 
+store::SessionRecord SessionService::getForGrant(const std::string& id) const {
+    constexpr auto kTtl = std::chrono::seconds(1);
+    constexpr std::size_t kMaxCached = 10000;
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(cacheMutex_);
+        const auto it = cache_.find(id);
+        if (it != cache_.end() && now - it->second.fetched < kTtl) return it->second.record;
+    }
+    auto record = get(id);
+    std::lock_guard lock(cacheMutex_);
+    if (cache_.size() >= kMaxCached) cache_.clear();
+    cache_[id] = {record, now};
+    return record;
+}
+
+void SessionService::forget(const std::string& id) const {
+    std::lock_guard lock(cacheMutex_);
+    cache_.erase(id);
+}
+
 std::vector<store::SessionRecord> SessionService::list(const store::SessionFilter& filter) const {
     return store_.listSessions(filter);
 }
@@ -183,6 +204,7 @@ store::SessionRecord SessionService::start(const std::string& id, const Actor& a
     data.set("from", session.status);
     auto result = store_.transitionSession(id, {"scheduled", "waiting"}, updated, systemEvent(id, "session_started", data),
                                            audit(actor, "session.started", id, data));
+    forget(id);
     if (!result) throw badTransition(get(id), "start");
     Poco::Logger::get("sessions").information("session " + id + " started (request " + actor.requestId + ")");
     return *result;
@@ -205,6 +227,7 @@ store::SessionRecord SessionService::end(const std::string& id, const std::strin
     data.set("duration_seconds", updated.durationSeconds);
     auto result = store_.transitionSession(id, {"active", "waiting"}, updated, systemEvent(id, "session_ended", data),
                                            audit(actor, "session.ended", id, data));
+    forget(id);
     if (!result) throw badTransition(get(id), "end");
     if (Provider* provider = plugins_.find(session.provider)) {
         try {
@@ -232,6 +255,7 @@ store::SessionRecord SessionService::cancel(const std::string& id, const std::st
     auto result = store_.transitionSession(id, {"scheduled", "waiting"}, updated,
                                            systemEvent(id, "session_cancelled", data),
                                            audit(actor, "session.cancelled", id, data));
+    forget(id);
     if (!result) throw badTransition(get(id), "cancel");
     if (Provider* provider = plugins_.find(session.provider)) {
         try {
@@ -285,7 +309,7 @@ CanJoinResult SessionService::canJoin(const store::SessionRecord& session, const
 }
 
 GrantResult SessionService::issueGrant(const std::string& id, const std::string& participantId, const Actor& actor) {
-    auto session = get(id);
+    auto session = getForGrant(id);
     const auto participant = std::find_if(session.participants.begin(), session.participants.end(),
                                           [&](const auto& p) { return p.participantId == participantId; });
     if (participant == session.participants.end()) {
@@ -314,6 +338,7 @@ GrantResult SessionService::issueGrant(const std::string& id, const std::string&
         // The room could not be made at creation: try again now.
         const RoomInfo room = callProvider(session.provider, "createRoom", [&] { return provider.createRoom(viewOf(session)); });
         store_.setProviderRoom(id, room.providerRoomId, "ok");
+        forget(id);
         session.providerRoomId = room.providerRoomId;
         session.providerStatus = "ok";
     }
@@ -341,6 +366,7 @@ GrantResult SessionService::issueGrant(const std::string& id, const std::string&
         data.set("participant_id", participantId);
         store_.transitionSession(id, {"scheduled"}, updated, systemEvent(id, "session_waiting", data),
                                  audit(actor, "session.waiting", id, data));
+        forget(id);
     }
     store_.appendAudit(audit(actor, "token.issued", id, details));
     metrics_.countTokenIssued(session.provider);
@@ -369,6 +395,7 @@ std::pair<store::EventRecord, bool> SessionService::addEvent(const std::string& 
         }
         return {stored, false};  // a retry: the first event stands
     }
+    forget(id);
     if (event.type == "participant_joined" && !event.participantId.empty()) {
         store_.markParticipantJoined(id, event.participantId, stored.createdAt);
     } else if (event.type == "participant_left" && !event.participantId.empty()) {

@@ -18,7 +18,10 @@
 #include "plugins/PluginHost.h"
 #include "store/Store.h"
 
+#include <chrono>
 #include <functional>
+#include <mutex>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,6 +98,13 @@ public:
     static const std::vector<std::string>& qualityValues();
 
 private:
+    /// The session as the grant path sees it: cached for up to one second
+    /// (a grant per participant per click costs a database read otherwise).
+    /// Every write this service makes drops the entry; a change made by
+    /// another process (the admin CLI) is seen within the second.
+    store::SessionRecord getForGrant(const std::string& id) const;
+    void forget(const std::string& id) const;
+
     Provider& providerOrThrow(const std::string& name) const;
     static SessionView viewOf(const store::SessionRecord& session);
     void reportProviderFailure(const std::string& provider, const char* what, const std::string& kind,
@@ -105,6 +115,12 @@ private:
     Metrics& metrics_;
     ConfigSource config_;
     mutable RateLimiter tokenLimiter_;
+    struct CachedSession {
+        store::SessionRecord record;
+        std::chrono::steady_clock::time_point fetched;
+    };
+    mutable std::mutex cacheMutex_;
+    mutable std::unordered_map<std::string, CachedSession> cache_;
 };
 
 }  // namespace consultd::core
