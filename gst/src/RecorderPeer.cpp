@@ -119,7 +119,8 @@ struct PlannedTrack {
     std::string codec;  // "VP8", "OPUS", ...
 };
 
-std::vector<PlannedTrack> planTracks(const GstSDPMessage* answer) {
+/// `remote`: the SDP came from the sender (its directions are the mirror of ours).
+std::vector<PlannedTrack> planTracks(const GstSDPMessage* answer, bool remote) {
     // Port 0 rejects an m-line unless it is bundled (max-bundle puts port 0 +
     // a=bundle-only on every m-line but the first).
     std::vector<std::string> bundled;
@@ -145,8 +146,11 @@ std::vector<PlannedTrack> planTracks(const GstSDPMessage* answer) {
         bool inBundle = gst_sdp_media_get_attribute_val(media, "bundle-only") != nullptr ||
                         (mid && std::find(bundled.begin(), bundled.end(), mid) != bundled.end());
         if (gst_sdp_media_get_port(media) == 0 && !inBundle) continue;
-        if (gst_sdp_media_get_attribute_val(media, "inactive") || gst_sdp_media_get_attribute_val(media, "sendonly"))
-            continue;  // (from our side) nothing will be received on this m-line
+        // Nothing will be received on an inactive m-line, nor on one where the
+        // side that wrote this SDP only receives.
+        if (gst_sdp_media_get_attribute_val(media, "inactive") ||
+            gst_sdp_media_get_attribute_val(media, remote ? "recvonly" : "sendonly"))
+            continue;
         std::string codec = primaryCodec(media);
         if (!codec.empty()) tracks.push_back({i, kind, codec});
     }
@@ -251,15 +255,22 @@ public:
         // webrtcbin refuses descriptions while in NULL ("webrtcbin is closed").
         if (gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
             throw std::runtime_error("webrtc pipeline refused to start");
-        if (!config_.localAddresses.empty()) {
-            GObject* agent = nullptr;
-            g_object_get(webrtc_.get(), "ice-agent", &agent, nullptr);
-            GObjectPtr agentRef(agent);
-            for (const auto& address : config_.localAddresses) {
-                gboolean ok = FALSE;
-                if (agentRef) g_signal_emit_by_name(agentRef.get(), "add-local-ip-address", address.c_str(), &ok);
-                if (!ok) log("ICE agent refused local address " + address);
-            }
+        GObject* agent = nullptr;
+        g_object_get(webrtc_.get(), "ice-agent", &agent, nullptr);
+        GObjectPtr agentRef(agent);
+        if (agentRef && g_object_class_find_property(G_OBJECT_GET_CLASS(agentRef.get()), "agent")) {
+            // libnice would otherwise look for a UPnP gateway (SSDP multicast on
+            // the LAN) and try to open ports on it: never wanted on a clinic network.
+            GObject* nice = nullptr;
+            g_object_get(agentRef.get(), "agent", &nice, nullptr);
+            GObjectPtr niceRef(nice);
+            if (niceRef && g_object_class_find_property(G_OBJECT_GET_CLASS(niceRef.get()), "upnp"))
+                g_object_set(niceRef.get(), "upnp", FALSE, nullptr);
+        }
+        for (const auto& address : config_.localAddresses) {
+            gboolean ok = FALSE;
+            if (agentRef) g_signal_emit_by_name(agentRef.get(), "add-local-ip-address", address.c_str(), &ok);
+            if (!ok) log("ICE agent refused local address " + address);
         }
     }
 
@@ -296,7 +307,7 @@ public:
         }
         setDescription("set-remote-description", GST_WEBRTC_SDP_TYPE_OFFER, offer.get());
         DescPtr answer = createDescription("create-answer");
-        buildRecorder(answer->sdp);
+        buildRecorder(answer->sdp, false);
         setDescription("set-local-description", GST_WEBRTC_SDP_TYPE_ANSWER, answer->sdp);
         emitDescription("answer", answer->sdp);
     }
@@ -332,7 +343,7 @@ public:
     void handleAnswer(const std::string& sdpText) {
         SdpPtr answer = parseSdp(sdpText);
         // What the sender agreed to send decides the container and the mux pads.
-        buildRecorder(answer.get());
+        buildRecorder(answer.get(), true);
         setDescription("set-remote-description", GST_WEBRTC_SDP_TYPE_ANSWER, answer.get());
     }
 
@@ -439,9 +450,9 @@ private:
     /// Creates muxer, sink and one mux pad per negotiated track before any
     /// media flows: matroskamux writes its header once, when every pad has
     /// data, so a pad requested later is rejected ("Headers were already written").
-    void buildRecorder(const GstSDPMessage* negotiated) {
+    void buildRecorder(const GstSDPMessage* negotiated, bool remote) {
         if (sink_) return;  // renegotiation keeps the file and its tracks
-        auto planned = planTracks(negotiated);
+        auto planned = planTracks(negotiated, remote);
         if (planned.empty()) throw std::invalid_argument("no audio or video to receive in the negotiated SDP");
         bool matroska = std::any_of(planned.begin(), planned.end(), [](const PlannedTrack& t) {
             return t.codec != "VP8" && t.codec != "VP9" && t.codec != "OPUS";

@@ -1,7 +1,9 @@
-"""End to end: an independent GStreamer webrtcbin sender (VP8 + Opus) offers to
-the RecorderPeer over loopback; ~5 s are recorded; stop() finalises; the
-project's own tool decrypts; gst-discoverer-1.0 must see one video and one
-audio stream and a duration within 1 s of the time recorded."""
+"""End to end with two independent GStreamer webrtcbin senders (VP8 + Opus)
+recorded in one session over loopback: "alice" offers and the RecorderPeer
+answers; for "erin" the RecorderPeer is the offerer (recvonly transceivers)
+and the sender answers. ~5 s are recorded; stop() finalises; the project's
+own tool decrypts; gst-discoverer-1.0 must see one video and one audio
+stream per file and a duration within 1 s of the time recorded."""
 import os
 import sys
 import tempfile
@@ -19,41 +21,50 @@ def main():
         os.mkdir(rec_dir)
         key = make_key(d)
         harness = Harness(rec_dir, key)
-        sender = None
+        senders = []
         try:
-            sender = GstSender(harness, "alice")
-            started = wait_for_media(harness, "alice")
+            alice = GstSender(harness, "alice")
+            senders.append(alice)
+            erin = GstSender(harness, "erin", recorder_offers=True)
+            senders.append(erin)
+            harness.send(cmd="create-offer", participant="erin")
+            started = {"alice": wait_for_media(harness, "alice")}
+            started["erin"] = wait_for_media(harness, "erin")
             time.sleep(RECORD_SECONDS)
             stopped_at = time.monotonic()
             finished = harness.stop()
-            recorded = stopped_at - started
         finally:
-            if sender:
-                sender.close()
+            for s in senders:
+                s.close()
             harness.kill()
 
-        check(sender.answer_sdp is not None and "a=recvonly" in sender.answer_sdp, "recorder answered recvonly")
-        check(TRANSPORT_CC in (sender.answer_sdp or ""), "answer carries the transport-cc header extension")
-        check(len(finished) == 1, "one finished recording reported: %s" % finished)
-        result = finished[0]
-        check(result["ok"], "recording finalised ok: %s" % result["reason"])
-        check(sorted(result["tracks"]) == ["audio/OPUS", "video/VP8"], "tracks %s" % result["tracks"])
-        enc = result["file"]
-        check(enc.endswith(".webm") and os.path.exists(enc), "file at its final name: " + enc)
+        check(alice.answer_sdp is not None and "a=recvonly" in alice.answer_sdp, "recorder answered recvonly")
+        check(TRANSPORT_CC in (alice.answer_sdp or ""), "answer carries the transport-cc header extension")
+        offer = erin.offer_sdp or ""
+        check(offer.count("m=") == 2 and offer.count("a=recvonly") == 2 and TRANSPORT_CC in offer,
+              "recorder's own offer: two recvonly m-lines with transport-cc")
+        check(sorted(r["participant"] for r in finished) == ["alice", "erin"],
+              "one finished recording per participant: %s" % finished)
+        for result in finished:
+            who = result["participant"]
+            recorded = stopped_at - started[who]
+            check(result["ok"], "%s: recording finalised ok: %s" % (who, result["reason"]))
+            check(sorted(result["tracks"]) == ["audio/OPUS", "video/VP8"], "%s: tracks %s" % (who, result["tracks"]))
+            enc = result["file"]
+            check(enc.endswith(".webm") and os.path.exists(enc), "%s: file at its final name %s" % (who, enc))
+            raw = open(enc, "rb").read()
+            check(raw[:5] == b"CDREC" and b"\x1a\x45\xdf\xa3" not in raw[:4096],
+                  "%s: file on disk is encrypted (no EBML header)" % who)
+            check(os.stat(enc).st_mode & 0o777 == 0o600, "%s: recording is mode 0600" % who)
+            plain = os.path.join(d, who + ".webm")
+            rc, text = decrypt(enc, plain, key)
+            check(rc == 0, "%s: decrypt with the project's tool: %s" % (who, text.strip()))
+            video, audio, duration, out = discover(plain)
+            check(video == 1 and audio == 1, "%s: discoverer: %d video, %d audio stream(s)" % (who, video, audio))
+            check("VP8" in out and "Opus" in out, "%s: codecs VP8 and Opus" % who)
+            check(duration is not None and abs(duration - recorded) <= 1.0,
+                  "%s: duration %s s vs recorded %.2f s (within 1 s)" % (who, duration, recorded))
         check(not any(n.endswith(".partial") for n in os.listdir(rec_dir)), "no .partial left")
-        raw = open(enc, "rb").read()
-        check(raw[:5] == b"CDREC" and b"\x1a\x45\xdf\xa3" not in raw[:4096], "file on disk is encrypted (no EBML header)")
-        check(os.stat(enc).st_mode & 0o777 == 0o600, "recording is mode 0600")
-
-        plain = os.path.join(d, "out.webm")
-        rc, text = decrypt(enc, plain, key)
-        check(rc == 0, "decrypt with the project's tool: " + text.strip())
-        video, audio, duration, out = discover(plain)
-        print(out)
-        check(video == 1 and audio == 1, "discoverer: %d video, %d audio stream(s)" % (video, audio))
-        check("VP8" in out and "Opus" in out, "codecs VP8 and Opus")
-        check(duration is not None and abs(duration - recorded) <= 1.0,
-              "duration %s s vs recorded %.2f s (within 1 s)" % (duration, recorded))
 
 
 try:

@@ -57,6 +57,7 @@ class Harness:
     def __init__(self, directory, key_file, extra=(), preexec_fn=None):
         self.events = queue.Queue()
         self.log = []
+        self.media_started = {}  # participant -> monotonic time of its first media
         self.proc = subprocess.Popen(
             [HARNESS, "--dir", directory, "--key-file", key_file, "--local-address", "127.0.0.1", *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, preexec_fn=preexec_fn)
@@ -72,6 +73,8 @@ class Harness:
             if event.get("event") == "log":
                 print("  [recorder] %s: %s" % (event["participant"], event["line"]), flush=True)
                 self.log.append(event)
+                if event["line"] == "media flowing":
+                    self.media_started.setdefault(event["participant"], time.monotonic())
             for handler in list(self.handlers):
                 handler(event)
             self.events.put(event)
@@ -116,10 +119,14 @@ class GstSender:
     """An independent webrtcbin peer that sends test video (VP8) and audio (Opus)
     and offers to the recorder, with the transport-cc header extension."""
 
-    def __init__(self, harness, participant):
+    def __init__(self, harness, participant, recorder_offers=False):
+        """recorder_offers: the recorder is the offerer (RecorderPeer.createOffer)
+        and this sender answers; otherwise this sender offers."""
         self.harness = harness
         self.participant = participant
+        self.recorder_offers = recorder_offers
         self.answer_sdp = None
+        self.offer_sdp = None
         self.pipeline = Gst.parse_launch(
             "webrtcbin name=send bundle-policy=max-bundle "
             "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 ! "
@@ -140,8 +147,12 @@ class GstSender:
         self.agent = self.webrtc.get_property("ice-agent")
         _KEEP_ALIVE.append((self.agent, self.pipeline))
         self.agent.emit("add-local-ip-address", "127.0.0.1")
+        # No UPnP gateway discovery (SSDP multicast): loopback traffic only.
+        self.agent.get_property("agent").set_property("upnp", False)
 
     def _on_negotiation_needed(self, element):
+        if self.recorder_offers:
+            return
         # Offer only once every sink pad knows its caps: an offer made earlier
         # silently leaves out the track whose encoder has not started yet.
         def offer_when_ready():
@@ -163,6 +174,17 @@ class GstSender:
         element.emit("set-local-description", offer, Gst.Promise.new())
         self.harness.send(cmd="offer", participant=self.participant, sdp=offer.sdp.as_text())
 
+    def _on_answer_created(self, promise, element, _):
+        promise.wait()
+        reply = promise.get_reply()
+        answer = reply.get_value("answer")
+        if answer is None or answer.sdp is None:
+            print("sender: create-answer failed: %s" % reply.to_string(), flush=True)
+            return
+        element.emit("set-local-description", answer, Gst.Promise.new())
+        self.answer_sdp = answer.sdp.as_text()
+        self.harness.send(cmd="answer", participant=self.participant, sdp=self.answer_sdp)
+
     def _on_ice_candidate(self, _element, mline, candidate):
         if loopback_only(candidate):
             self.harness.send(cmd="candidate", participant=self.participant, mline=mline, candidate=candidate)
@@ -170,7 +192,14 @@ class GstSender:
     def _on_harness_event(self, event):
         if event.get("participant") != self.participant:
             return
-        if event["event"] == "description" and event["type"] == "answer":
+        if event["event"] == "description" and event["type"] == "offer":
+            self.offer_sdp = event["sdp"]
+            _, sdp = GstSdp.SDPMessage.new_from_text(event["sdp"])
+            offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
+            self.webrtc.emit("set-remote-description", offer, Gst.Promise.new())
+            promise = Gst.Promise.new_with_change_func(self._on_answer_created, self.webrtc, None)
+            self.webrtc.emit("create-answer", None, promise)
+        elif event["event"] == "description" and event["type"] == "answer":
             self.answer_sdp = event["sdp"]
             _, sdp = GstSdp.SDPMessage.new_from_text(event["sdp"])
             answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
@@ -200,6 +229,12 @@ def decrypt(src, dst, key_file):
 
 
 def wait_for_media(harness, participant, timeout=30):
-    harness.wait_for(lambda e: e["event"] == "log" and e["participant"] == participant and e["line"] == "media flowing",
-                     timeout, "media from " + participant)
-    return time.monotonic()
+    """Waits until the recorder reports media from `participant`; returns when it started."""
+    deadline = time.monotonic() + timeout
+    while participant not in harness.media_started:
+        if time.monotonic() > deadline:
+            raise Failure("timed out waiting for media from " + participant)
+        if harness.proc.poll() is not None:
+            raise Failure("harness exited while waiting for media from " + participant)
+        time.sleep(0.05)
+    return harness.media_started[participant]
