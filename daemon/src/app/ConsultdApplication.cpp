@@ -21,13 +21,21 @@ namespace {
 Poco::Logger& daemonLog() { return Poco::Logger::get("consultd"); }
 }  // namespace
 
-void blockDaemonSignals() {
+namespace {
+/// The signals the main loop takes synchronously with sigtimedwait().
+sigset_t daemonSignals() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGQUIT);
+    return set;
+}
+}  // namespace
+
+void blockDaemonSignals() {
+    const sigset_t set = daemonSignals();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);  // a client hanging up must not kill the daemon
 }
@@ -191,12 +199,7 @@ void ConsultdApplication::serveUntilStopped() {
     const auto watchdog = Systemd::watchdogInterval();
     if (watchdog) Systemd::watchdog();
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
+    const sigset_t set = daemonSignals();
     auto nextPing = std::chrono::steady_clock::now() + (watchdog ? *watchdog : std::chrono::microseconds(0));
     for (;;) {
         timespec timeout{0, 250 * 1000 * 1000};
