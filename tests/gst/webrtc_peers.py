@@ -119,7 +119,7 @@ class GstSender:
     """An independent webrtcbin peer that sends test video (VP8) and audio (Opus)
     and offers to the recorder, with the transport-cc header extension."""
 
-    def __init__(self, harness, participant, recorder_offers=False):
+    def __init__(self, harness, participant, recorder_offers=False, turn_uri=None):
         """recorder_offers: the recorder is the offerer (RecorderPeer.createOffer)
         and this sender answers; otherwise this sender offers."""
         self.harness = harness
@@ -135,6 +135,9 @@ class GstSender:
             "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! opusenc ! rtpopuspay ! "
             "application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! send." % TRANSPORT_CC)
         self.webrtc = self.pipeline.get_by_name("send")
+        if turn_uri:
+            self.webrtc.set_property("ice-transport-policy", GstWebRTC.WebRTCICETransportPolicy.RELAY)
+            self.webrtc.emit("add-turn-server", turn_uri)
         self.webrtc.connect("on-negotiation-needed", self._on_negotiation_needed)
         self.webrtc.connect("on-ice-candidate", self._on_ice_candidate)
         harness.handlers.append(self._on_harness_event)
@@ -238,3 +241,59 @@ def wait_for_media(harness, participant, timeout=30):
             raise Failure("harness exited while waiting for media from " + participant)
         time.sleep(0.05)
     return harness.media_started[participant]
+
+
+class Coturn:
+    """coturn on 127.0.0.1 with time-limited (REST API) credentials: the username
+    is "expiry:user" and the password base64, i.e. exactly the characters
+    (':', '=', '/', '+') that must be percent-encoded for webrtcbin."""
+
+    def __init__(self, directory):
+        import base64
+        import hashlib
+        import hmac
+        import socket
+        self.secret = base64.b64encode(os.urandom(18)).decode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.username = "%d:recorder-test" % (int(time.time()) + 3600)
+        digest = hmac.new(self.secret.encode(), self.username.encode(), hashlib.sha1).digest()
+        self.password = base64.b64encode(digest).decode()
+        self.log_path = os.path.join(directory, "turnserver.log")
+        self.proc = subprocess.Popen(
+            ["turnserver", "-n", "--verbose", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+             "--listening-port=%d" % self.port, "--min-port=49152", "--max-port=65535",
+             "--use-auth-secret", "--static-auth-secret=" + self.secret, "--realm=consultd.test",
+             "--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls", "--no-tcp-relay",
+             "--userdb=" + os.path.join(directory, "turndb"), "--pidfile=" + os.path.join(directory, "turn.pid"),
+             "--log-file=" + self.log_path, "--simple-log", "--no-stdout-log"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        request = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + os.urandom(12)  # STUN binding request
+        while time.monotonic() < deadline:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(0.2)
+                s.sendto(request, ("127.0.0.1", self.port))
+                try:
+                    if s.recv(1500)[:2] == b"\x01\x01":
+                        return
+                except OSError:
+                    pass
+            if self.proc.poll() is not None:
+                break
+        self.stop()
+        raise Failure("turnserver did not come up")
+
+    def uri(self):
+        from urllib.parse import quote
+        return "turn://%s:%s@127.0.0.1:%d" % (quote(self.username, safe=""), quote(self.password, safe=""), self.port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
