@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""man/md2man.py: turns docs/config.md into the body of consultd.conf(5).
+"""man/md2man.py: builds consultd.conf(5) from docs/config.md.
 
-consultd.conf.5 = man/consultd.conf.5.head + this script's output +
-man/consultd.conf.5.tail. Run after docs/config.md changes:
+consultd.conf.5 = man/consultd.conf.5.head + docs/config.md in troff +
+man/consultd.conf.5.tail. The build runs it (CMakeLists.txt, target
+manpages), so the page always matches the reference, which the test
+config_docs_in_sync keeps matching the schema:
 
-    python3 man/md2man.py docs/config.md > man/consultd.conf.5
+    python3 man/md2man.py docs/config.md [OUTPUT]
 
 (Debian's pandoc would do this too; this keeps the build free of it.)
 """
@@ -80,9 +82,11 @@ def convert(markdown: str) -> str:
 
 def main() -> None:
     source = Path(sys.argv[1]).read_text()
-    sys.stdout.write((HERE / "consultd.conf.5.head").read_text())
-    sys.stdout.write(convert(source))
-    sys.stdout.write((HERE / "consultd.conf.5.tail").read_text())
+    page = (HERE / "consultd.conf.5.head").read_text() + convert(source) + (HERE / "consultd.conf.5.tail").read_text()
+    if len(sys.argv) > 2:
+        Path(sys.argv[2]).write_text(page)
+    else:
+        sys.stdout.write(page)
 
 
 if __name__ == "__main__":
