@@ -32,7 +32,7 @@
 namespace consultd {
 
 /// Bumped on every change to a header in daemon/include/consultd/.
-inline constexpr int kProviderApiVersion = 2;
+inline constexpr int kProviderApiVersion = 3;
 
 /// What a provider can do; reported by GET /api/v1/providers.
 struct Capabilities {
@@ -214,6 +214,22 @@ public:
                                                  const std::string& participantId) const = 0;
     /// The appliance's public base URL (e.g. "https://consult.hospital.local:8443").
     virtual std::string publicUrl() const = 0;
+
+    /// The daemon's WebSocket signaling endpoint for native WebRTC clients,
+    /// e.g. "wss://consult.hospital.local:8443/api/v1/signal" ("ws://" when the
+    /// listener is plain HTTP). Returns a new string the caller owns; empty when
+    /// this daemon offers no signaling. Default: empty. Since API 3.
+    virtual std::string signalingUrl() const;
+
+    /// Mints a short-lived signaling token (HS256 JWT signed with the daemon's
+    /// signaling key) bound to `session.id`, `participant.id` and
+    /// `participant.role`, valid until `expiresAt` (Unix seconds; the daemon
+    /// caps it at signaling.token_ttl_seconds from now). The client presents it
+    /// in its first `join` message. The returned string is a secret the caller
+    /// owns: hand it to the client in JoinGrant::token, never log it. Default:
+    /// throws ProviderUnavailable (no signaling in this daemon). Since API 3.
+    virtual std::string mintSignalingToken(const SessionView& session, const ParticipantView& participant,
+                                           std::int64_t expiresAt) const;
 };
 
 /// One provider. Created by a ProviderFactory, destroyed by the daemon before

@@ -66,4 +66,11 @@ std::vector<ProviderEvent> Provider::handleWebhook(const WebhookRequest& /*reque
 
 Health Provider::health() const { return {}; }
 
+std::string ProviderContext::signalingUrl() const { return {}; }
+
+std::string ProviderContext::mintSignalingToken(const SessionView& /*session*/, const ParticipantView& /*participant*/,
+                                                std::int64_t /*expiresAt*/) const {
+    throw ProviderUnavailable("this daemon offers no signaling");
+}
+
 }  // namespace consultd

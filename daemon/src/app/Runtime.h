@@ -14,6 +14,8 @@
 #include "http/HttpService.h"
 #include "http/Router.h"
 #include "plugins/PluginHost.h"
+#include "signal/SignalingService.h"
+#include "signal/SignalingTokens.h"
 #include "store/Store.h"
 
 #include <consultd/turn/TurnRelay.h>
@@ -50,7 +52,29 @@ struct Runtime {
     std::unique_ptr<http::Router> router;
     std::unique_ptr<http::HttpService> http;
     std::vector<std::string> embeddedTurnUrls;
+    std::unique_ptr<signal::SignalingTokens> signalingTokens;  // made before the providers (grants carry tokens)
+    std::unique_ptr<signal::SignalingService> signaling;       // made with the HTTP service
     std::unique_ptr<turn::TurnRelay> turnRelay;  // only with turn.mode = "embedded"
+
+    /// The public base URL: from the config, or derived from the bound
+    /// listener once it is bound (port 0 picks one).
+    std::string publicUrl() const {
+        std::lock_guard lock(publicUrlMutex);
+        return boundPublicUrl;
+    }
+    void setPublicUrl(std::string url) {
+        std::lock_guard lock(publicUrlMutex);
+        boundPublicUrl = std::move(url);
+    }
+    /// ws(s)://<public host>/api/v1/signal.
+    std::string signalingUrl() const {
+        std::string url = publicUrl();
+        if (url.rfind("https://", 0) == 0) url = "wss://" + url.substr(8);
+        else if (url.rfind("http://", 0) == 0) url = "ws://" + url.substr(7);
+        return url + "/api/v1/signal";
+    }
+    mutable std::mutex publicUrlMutex;
+    std::string boundPublicUrl;
 
     std::vector<IceServer> mintIceServers(const std::string& session, const std::string& participant) {
         std::shared_ptr<const core::IceServerMinter> minter;

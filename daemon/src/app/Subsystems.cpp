@@ -1,6 +1,7 @@
 #include "app/Subsystems.h"
 
 #include "http/routes/Routes.h"
+#include "util/Time.h"
 
 #include <Poco/Logger.h>
 
@@ -77,10 +78,28 @@ void ProviderSubsystem::initialize(Poco::Util::Application&) {
         std::lock_guard lock(runtime_.iceMutex);
         runtime_.iceMinter = std::make_shared<core::IceServerMinter>(*config, runtime_.embeddedTurnUrls);
     }
+    runtime_.setPublicUrl(publicUrlOf(*config, 0));
+    std::string keyFile = config->getPath("signaling.key_file");
+    if (keyFile.empty()) keyFile = (fs::path(config->getPath("storage.state_dir")) / "signaling.key").string();
+    try {
+        runtime_.signalingTokens = std::make_unique<signal::SignalingTokens>(signal::SignalingTokens::fromKeyFile(keyFile));
+    } catch (const std::runtime_error& e) {
+        const auto at = config->locationOf("signaling.key_file");
+        throw std::runtime_error(at.file + ":" + std::to_string(at.line) + ": " + e.what());
+    }
+    const std::int64_t maxTtl = config->getInt("signaling.token_ttl_seconds");
+    plugins::SignalingSource signaling;
+    signaling.url = [this] { return runtime_.signalingUrl(); };
+    signaling.mintToken = [this, maxTtl](const SessionView& session, const ParticipantView& participant,
+                                         std::int64_t expiresAt) {
+        const std::int64_t now = util::nowMillis() / 1000;
+        return runtime_.signalingTokens->mint(session.id, participant.id, roleName(participant.role),
+                                              std::min(expiresAt, now + maxTtl), now);
+    };
     std::vector<std::string> errors;
     runtime_.plugins->createProviders(
         config, [this](const std::string& s, const std::string& p) { return runtime_.mintIceServers(s, p); },
-        publicUrlOf(*config, 0), errors);
+        publicUrlOf(*config, 0), errors, signaling);
     if (!errors.empty()) {
         std::string message = "provider start failed:";
         for (const auto& e : errors) message += "\n  " + e;
@@ -104,12 +123,32 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
     runtime_.services = std::make_unique<http::ApiServices>(http::ApiServices{
         *runtime_.sessions, *runtime_.store, *runtime_.plugins, runtime_.metrics, runtime_.configSource(),
         [this](const std::string& s, const std::string& p) { return runtime_.mintIceServers(s, p); }});
+    runtime_.signaling = std::make_unique<signal::SignalingService>(*runtime_.currentConfig(), *runtime_.sessions,
+                                                                    *runtime_.signalingTokens);
+    signal::SignalingService* signaling = runtime_.signaling.get();
+    runtime_.sessions->addStatusObserver([signaling](const store::SessionRecord& session) {
+        signaling->rooms().onSessionStatus(session.id, session.status);
+    });
+    runtime_.signaling->start();
+    runtime_.metrics.addCollector([signaling](std::string& out) {
+        const auto stats = signaling->rooms().stats();
+        out += "# HELP consultd_signaling_connections Signaling WebSocket connections held.\n"
+               "# TYPE consultd_signaling_connections gauge\nconsultd_signaling_connections " +
+               std::to_string(signaling->hub().connectionCount()) + "\n";
+        out += "# HELP consultd_signaling_rooms Signaling rooms with participants.\n"
+               "# TYPE consultd_signaling_rooms gauge\nconsultd_signaling_rooms " + std::to_string(stats.rooms) + "\n";
+        out += "# HELP consultd_signaling_participants Participants in signaling rooms.\n"
+               "# TYPE consultd_signaling_participants gauge\nconsultd_signaling_participants " +
+               std::to_string(stats.participants) + "\n";
+    });
     runtime_.router = std::make_unique<http::Router>();
-    http::routes::registerApiRoutes(*runtime_.router, *runtime_.services);
+    http::routes::registerApiRoutes(*runtime_.router, *runtime_.services, runtime_.signaling.get());
     runtime_.http = std::make_unique<http::HttpService>(runtime_.configSource(), *runtime_.router, *runtime_.store,
                                                         runtime_.metrics);
     runtime_.http->start();
     const auto config = runtime_.currentConfig();
+    runtime_.setPublicUrl(publicUrlOf(*config, runtime_.http->port()));
+    runtime_.signaling->setPublicUrl(runtime_.publicUrl());
     Poco::Logger::get("http").notice("listening on " + config->getString("server.listen_address") + ":" +
                                      std::to_string(runtime_.http->port()) + (runtime_.http->tls() ? " (TLS)" : "") +
                                      "; public URL " + publicUrlOf(*config, runtime_.http->port()));
@@ -117,10 +156,13 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
 
 void HttpSubsystem::uninitialize() {
     if (runtime_.http) runtime_.http->stop();
+    // After the listener (no new upgrades), before the sessions it reports to.
+    if (runtime_.signaling) runtime_.signaling->stop();
     runtime_.http.reset();
     runtime_.router.reset();
     runtime_.services.reset();
     runtime_.sessions.reset();
+    runtime_.signaling.reset();
 }
 
 }  // namespace consultd::app

@@ -185,6 +185,26 @@ store::SessionRecord SessionService::getForGrant(const std::string& id) const {
     return record;
 }
 
+void SessionService::addStatusObserver(StatusObserver observer) {
+    std::lock_guard lock(observersMutex_);
+    observers_.push_back(std::move(observer));
+}
+
+void SessionService::notifyStatus(const store::SessionRecord& session) const {
+    std::vector<StatusObserver> observers;
+    {
+        std::lock_guard lock(observersMutex_);
+        observers = observers_;
+    }
+    for (const auto& observer : observers) {
+        try {
+            observer(session);
+        } catch (const std::exception& e) {
+            Poco::Logger::get("sessions").error("session " + session.id + ": status observer failed: " + e.what());
+        }
+    }
+}
+
 void SessionService::forget(const std::string& id) const {
     std::lock_guard lock(cacheMutex_);
     cache_.erase(id);
@@ -207,6 +227,7 @@ store::SessionRecord SessionService::start(const std::string& id, const Actor& a
     forget(id);
     if (!result) throw badTransition(get(id), "start");
     Poco::Logger::get("sessions").information("session " + id + " started (request " + actor.requestId + ")");
+    notifyStatus(*result);
     return *result;
 }
 
@@ -229,6 +250,7 @@ store::SessionRecord SessionService::end(const std::string& id, const std::strin
                                            audit(actor, "session.ended", id, data));
     forget(id);
     if (!result) throw badTransition(get(id), "end");
+    notifyStatus(*result);
     if (Provider* provider = plugins_.find(session.provider)) {
         try {
             callProvider(session.provider, "closeRoom", [&] { provider->closeRoom(viewOf(*result)); });
@@ -257,6 +279,7 @@ store::SessionRecord SessionService::cancel(const std::string& id, const std::st
                                            audit(actor, "session.cancelled", id, data));
     forget(id);
     if (!result) throw badTransition(get(id), "cancel");
+    notifyStatus(*result);
     if (Provider* provider = plugins_.find(session.provider)) {
         try {
             callProvider(session.provider, "closeRoom", [&] { provider->closeRoom(viewOf(*result)); });
@@ -364,9 +387,11 @@ GrantResult SessionService::issueGrant(const std::string& id, const std::string&
         Poco::JSON::Object data;
         data.set("from", "scheduled");
         data.set("participant_id", participantId);
-        store_.transitionSession(id, {"scheduled"}, updated, systemEvent(id, "session_waiting", data),
-                                 audit(actor, "session.waiting", id, data));
+        const auto waiting = store_.transitionSession(id, {"scheduled"}, updated,
+                                                      systemEvent(id, "session_waiting", data),
+                                                      audit(actor, "session.waiting", id, data));
         forget(id);
+        if (waiting) notifyStatus(*waiting);
     }
     store_.appendAudit(audit(actor, "token.issued", id, details));
     metrics_.countTokenIssued(session.provider);

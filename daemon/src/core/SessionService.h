@@ -97,6 +97,14 @@ public:
     /// Allowed values of end quality.
     static const std::vector<std::string>& qualityValues();
 
+    /// Called with the new record after each status change this service makes
+    /// (waiting, active, ended, cancelled), on the thread that made it, after
+    /// the change is stored. Must not block; exceptions are logged and dropped.
+    using StatusObserver = std::function<void(const store::SessionRecord&)>;
+    /// Registers an observer; register before serving (the signaling rooms
+    /// follow session state through this).
+    void addStatusObserver(StatusObserver observer);
+
 private:
     /// The session as the grant path sees it: cached for up to one second
     /// (a grant per participant per click costs a database read otherwise).
@@ -104,6 +112,7 @@ private:
     /// another process (the admin CLI) is seen within the second.
     store::SessionRecord getForGrant(const std::string& id) const;
     void forget(const std::string& id) const;
+    void notifyStatus(const store::SessionRecord& session) const;
 
     Provider& providerOrThrow(const std::string& name) const;
     static SessionView viewOf(const store::SessionRecord& session);
@@ -121,6 +130,8 @@ private:
     };
     mutable std::mutex cacheMutex_;
     mutable std::unordered_map<std::string, CachedSession> cache_;
+    mutable std::mutex observersMutex_;
+    std::vector<StatusObserver> observers_;
 };
 
 }  // namespace consultd::core

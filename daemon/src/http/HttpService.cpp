@@ -192,7 +192,8 @@ public:
             closeConnection = response.status == 413 || response.status == 400 || response.status == 408;
             if (!allowHeader.empty()) response.headers.emplace_back("Allow", allowHeader);
         }
-        send(out, response, requestId, closeConnection, raw.getMethod() == "HEAD");
+        // A route that took the connection over (the WebSocket upgrade) has sent its answer already.
+        if (!out.sent()) send(out, response, requestId, closeConnection, raw.getMethod() == "HEAD");
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         service_.metrics_.observeRequest(routeName, raw.getMethod(), response.status, seconds);
         auto& logger = Poco::Logger::get("http");

@@ -58,11 +58,12 @@ private:
 class ProviderContextImpl final : public ProviderContext {
 public:
     ProviderContextImpl(const std::string& name, std::shared_ptr<const config::Config> config,
-                        IceServerSource iceServers, std::string publicUrl)
+                        IceServerSource iceServers, std::string publicUrl, SignalingSource signaling)
         : settings_(std::move(config), "providers." + name),
           logger_(Poco::Logger::get("provider." + name)),
           iceServers_(std::move(iceServers)),
-          publicUrl_(std::move(publicUrl)) {}
+          publicUrl_(std::move(publicUrl)),
+          signaling_(std::move(signaling)) {}
 
     const ProviderSettings& settings() const override { return settings_; }
 
@@ -84,11 +85,20 @@ public:
 
     std::string publicUrl() const override { return publicUrl_; }
 
+    std::string signalingUrl() const override { return signaling_.url ? signaling_.url() : std::string(); }
+
+    std::string mintSignalingToken(const SessionView& session, const ParticipantView& participant,
+                                   std::int64_t expiresAt) const override {
+        if (!signaling_.mintToken) throw ProviderUnavailable("this daemon offers no signaling");
+        return signaling_.mintToken(session, participant, expiresAt);
+    }
+
 private:
     ProviderSettingsView settings_;
     Poco::Logger& logger_;
     IceServerSource iceServers_;
     std::string publicUrl_;
+    SignalingSource signaling_;
 };
 
 }  // namespace
@@ -187,7 +197,7 @@ std::map<std::string, std::vector<SettingSpec>> PluginHost::schemas() const {
 }
 
 void PluginHost::createProviders(const std::shared_ptr<const config::Config>& config, IceServerSource iceServers,
-                                 std::string publicUrl, std::vector<std::string>& errors) {
+                                 std::string publicUrl, std::vector<std::string>& errors, SignalingSource signaling) {
     for (const auto& name : config->providerGroups()) {
         if (!config->providerEnabled(name)) continue;
         const auto factory = factories_.find(name);
@@ -198,7 +208,7 @@ void PluginHost::createProviders(const std::shared_ptr<const config::Config>& co
         auto entry = std::make_unique<Entry>();
         entry->name = name;
         entry->module = factoryModules_[name];
-        entry->context = std::make_unique<ProviderContextImpl>(name, config, iceServers, publicUrl);
+        entry->context = std::make_unique<ProviderContextImpl>(name, config, iceServers, publicUrl, signaling);
         try {
             entry->provider = factory->second->create(*entry->context);
             if (!entry->provider) throw std::runtime_error("factory returned no provider");

@@ -26,6 +26,16 @@ namespace consultd::plugins {
 using IceServerSource = std::function<std::vector<IceServer>(const std::string& sessionId,
                                                              const std::string& participantId)>;
 
+/// What the daemon's signaling gives providers (ProviderContext::signalingUrl
+/// and mintSignalingToken). Either function may be empty: no signaling.
+struct SignalingSource {
+    /// The current signaling URL ("ws(s)://host:port/api/v1/signal").
+    std::function<std::string()> url;
+    /// A signaling token for one participant until `expiresAt` (Unix seconds,
+    /// capped by the daemon). The result is a secret.
+    std::function<std::string(const SessionView&, const ParticipantView&, std::int64_t expiresAt)> mintToken;
+};
+
 struct ProviderInfo {
     std::string name;
     std::string modulePath;
@@ -50,7 +60,7 @@ public:
 
     /// Creates every enabled provider of `config`; problems go to `errors`.
     void createProviders(const std::shared_ptr<const config::Config>& config, IceServerSource iceServers,
-                         std::string publicUrl, std::vector<std::string>& errors);
+                         std::string publicUrl, std::vector<std::string>& errors, SignalingSource signaling = {});
 
     /// The provider named `name`, or nullptr when not loaded.
     Provider* find(const std::string& name) const;

@@ -2,7 +2,7 @@
 
 namespace consultd::http::routes {
 
-void registerApiRoutes(Router& router, ApiServices& s) {
+void registerApiRoutes(Router& router, ApiServices& s, signal::SignalingService* signaling) {
     const std::string read = "sessions:read";
     const std::string write = "sessions:write";
     router.add("POST", "/api/v1/sessions", write, makeCreateSession(s));
@@ -22,6 +22,8 @@ void registerApiRoutes(Router& router, ApiServices& s) {
     router.add("GET", "/readyz", "", makeReadyz(s));
     router.add("GET", "/api/v1/healthz", "", makeHealthz(s));
     router.add("GET", "/api/v1/readyz", "", makeReadyz(s));
+    // Public: the signaling token in the first message authenticates.
+    if (signaling != nullptr) router.add("GET", "/api/v1/signal", "", makeSignal(s, *signaling));
     // Scrapers without a key are allowed only when the operator says so.
     router.add("GET", "/metrics", s.config()->getBool("server.metrics_require_auth") ? "metrics:read" : "", makeMetrics(s));
 }

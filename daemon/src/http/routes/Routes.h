@@ -7,6 +7,10 @@
 
 #include <memory>
 
+namespace consultd::signal {
+class SignalingService;
+}
+
 namespace consultd::http::routes {
 
 std::unique_ptr<Route> makeCreateSession(ApiServices& services);
@@ -25,13 +29,15 @@ std::unique_ptr<Route> makeIceServers(ApiServices& services);
 std::unique_ptr<Route> makeHealthz(ApiServices& services);
 std::unique_ptr<Route> makeReadyz(ApiServices& services);
 std::unique_ptr<Route> makeMetrics(ApiServices& services);
+/// GET /api/v1/signal (WebSocket upgrade into the signaling hub).
+std::unique_ptr<Route> makeSignal(ApiServices& services, signal::SignalingService& signaling);
 
 /// "healthy" | "degraded" | "unavailable".
 const char* healthName(Health::State state);
 /// A provider's health; a throwing health() counts as unavailable.
 Health safeHealth(Provider& provider);
 
-/// The route table of REST API v1.
-void registerApiRoutes(Router& router, ApiServices& services);
+/// The route table of REST API v1; the signaling route only with `signaling`.
+void registerApiRoutes(Router& router, ApiServices& services, signal::SignalingService* signaling = nullptr);
 
 }  // namespace consultd::http::routes

@@ -1,0 +1,116 @@
+#include "signal/SignalingService.h"
+
+#include "core/ApiError.h"
+
+#include <Poco/Logger.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace consultd::signal {
+
+std::optional<SessionSnapshot> SessionBackend::findSession(const std::string& sessionId) {
+    try {
+        const auto record = sessions_.get(sessionId);
+        SessionSnapshot snapshot;
+        snapshot.id = record.id;
+        snapshot.status = record.status;
+        for (const auto& p : record.participants) snapshot.participants.push_back({p.participantId, p.name, p.role});
+        return snapshot;
+    } catch (const core::ApiError&) {
+        return std::nullopt;  // not found
+    }
+}
+
+void SessionBackend::recordEvent(const std::string& sessionId, const std::string& type,
+                                 const std::string& participantId, const std::string& dataJson) {
+    store::EventRecord event;
+    event.type = type;
+    event.participantId = participantId;
+    event.source = "system";
+    event.dataJson = dataJson;
+    try {
+        sessions_.addEvent(sessionId, std::move(event));
+    } catch (const std::exception& e) {
+        Poco::Logger::get("signal").warning("session " + sessionId + ": event " + type + " not stored: " + e.what());
+    }
+}
+
+void SessionBackend::endSession(const std::string& sessionId, const std::string& hostParticipantId) {
+    sessions_.end(sessionId, "ended_by_host", "", {"participant:" + hostParticipantId, "signal"});
+}
+
+SignalingLimits limitsFrom(const config::Config& config) {
+    SignalingLimits limits;
+    limits.maxMessageBytes = static_cast<std::size_t>(config.getInt("signaling.max_message_bytes"));
+    limits.messagesPerSecond = static_cast<int>(config.getInt("signaling.messages_per_second"));
+    limits.violationsBeforeClose = static_cast<int>(config.getInt("signaling.violations_before_close"));
+    limits.maxParticipantsPerRoom = static_cast<std::size_t>(config.getInt("signaling.max_participants_per_room"));
+    limits.maxChatChars = static_cast<std::size_t>(config.getInt("signaling.max_chat_bytes"));
+    limits.storeChat = config.getBool("signaling.store_chat");
+    return limits;
+}
+
+HubOptions hubOptionsFrom(const config::Config& config) {
+    HubOptions options;
+    options.maxConnections = static_cast<std::size_t>(config.getInt("signaling.max_connections"));
+    options.workerThreads = static_cast<int>(config.getInt("signaling.worker_threads"));
+    options.sendQueueMessages = static_cast<std::size_t>(config.getInt("signaling.send_queue_messages"));
+    options.maxMessageBytes = static_cast<std::size_t>(config.getInt("signaling.max_message_bytes"));
+    options.frameTimeout = std::chrono::milliseconds(config.getInt("signaling.frame_timeout_ms"));
+    options.joinTimeout = std::chrono::seconds(config.getInt("signaling.join_timeout_seconds"));
+    return options;
+}
+
+namespace {
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+}  // namespace
+
+bool originAllowed(const std::string& origin, const std::string& publicUrl) {
+    if (origin.empty()) return true;
+    try {
+        const Poco::URI got(origin);
+        const Poco::URI want(publicUrl);
+        return lower(got.getScheme()) == lower(want.getScheme()) && lower(got.getHost()) == lower(want.getHost()) &&
+               got.getPort() == want.getPort() && (got.getPath().empty() || got.getPath() == "/");
+    } catch (const Poco::Exception&) {
+        return false;  // "null" and anything unparsable
+    }
+}
+
+SignalingService::SignalingService(const config::Config& config, core::SessionService& sessions,
+                                   const SignalingTokens& tokens)
+    : backend_(sessions),
+      hub_(hubOptionsFrom(config)),
+      rooms_(backend_, hub_,
+             [&tokens](const std::string& token, TokenProblem& problem) {
+                 const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
+                 return tokens.verify(token, now, problem);
+             },
+             limitsFrom(config)) {
+    hub_.attach(rooms_);
+}
+
+SignalingService::~SignalingService() { stop(); }
+
+void SignalingService::start() { hub_.start(); }
+
+void SignalingService::stop() { hub_.stop(); }
+
+void SignalingService::setPublicUrl(std::string url) {
+    std::lock_guard lock(urlMutex_);
+    publicUrl_ = std::move(url);
+}
+
+std::string SignalingService::publicUrl() const {
+    std::lock_guard lock(urlMutex_);
+    return publicUrl_;
+}
+
+}  // namespace consultd::signal

@@ -1,0 +1,68 @@
+#pragma once
+// The daemon's signaling: rooms, hub and the link to SessionService, built
+// from the `signaling` config group. The HTTP route hands it upgraded
+// WebSockets; SessionService's status observer feeds it session changes.
+//
+// Thread-safety: thread-safe after start(); start()/stop() from one thread.
+
+#include "config/Config.h"
+#include "core/SessionService.h"
+#include "signal/SignalingHub.h"
+#include "signal/SignalingRooms.h"
+#include "signal/SignalingTokens.h"
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace consultd::signal {
+
+/// SignalingBackend over SessionService (events and ending go through it, so
+/// the store, audit and analytics see them like any other).
+class SessionBackend final : public SignalingBackend {
+public:
+    explicit SessionBackend(core::SessionService& sessions) : sessions_(sessions) {}
+    std::optional<SessionSnapshot> findSession(const std::string& sessionId) override;
+    void recordEvent(const std::string& sessionId, const std::string& type, const std::string& participantId,
+                     const std::string& dataJson) override;
+    void endSession(const std::string& sessionId, const std::string& hostParticipantId) override;
+
+private:
+    core::SessionService& sessions_;
+};
+
+/// Limits and pool sizes from the `signaling` group.
+SignalingLimits limitsFrom(const config::Config& config);
+HubOptions hubOptionsFrom(const config::Config& config);
+
+/// Whether a browser's Origin header may open a signaling WebSocket for
+/// `publicUrl`: scheme, host and port must match. An absent Origin (a
+/// non-browser client) is allowed; "null" is not.
+bool originAllowed(const std::string& origin, const std::string& publicUrl);
+
+class SignalingService {
+public:
+    SignalingService(const config::Config& config, core::SessionService& sessions, const SignalingTokens& tokens);
+    ~SignalingService();
+    SignalingService(const SignalingService&) = delete;
+    SignalingService& operator=(const SignalingService&) = delete;
+
+    void start();
+    void stop();
+
+    SignalingHub& hub() { return hub_; }
+    SignalingRooms& rooms() { return rooms_; }
+
+    /// The public URL the Origin check compares against (set once the listener is bound).
+    void setPublicUrl(std::string url);
+    std::string publicUrl() const;
+
+private:
+    SessionBackend backend_;
+    SignalingHub hub_;
+    SignalingRooms rooms_;
+    mutable std::mutex urlMutex_;
+    std::string publicUrl_;
+};
+
+}  // namespace consultd::signal
