@@ -884,6 +884,8 @@ bool isCliCommand(const char* word) {
 int runCli(int argc, char** argv) {
     // `consultctl <command>` is `consultd <command>` (the package installs a symlink).
     if (argc > 1 && std::strcmp(argv[1], "recording") == 0) return recording::runRecordingCommand(argc, argv);
+    // As the unit's UMask=: a database the command creates is not world-readable.
+    ::umask(0027);
     const Args args = parse(argc, argv, 1);
     const std::string command = args.word(0);
     if (command.empty() || command == "help" || args.has("help")) {
