@@ -173,7 +173,12 @@ consultd --check-config --config /etc/consultd/consultd.conf
 # When systemd runs this machine, postinst started the service: stop it, so
 # the test starts the daemon by hand (and its port is free).
 if [ -d /run/systemd/system ]; then
-    systemctl is-active --quiet consultd || fail "postinst did not start consultd.service"
+    if ! systemctl is-active --quiet consultd; then
+        systemctl status consultd --no-pager || true
+        journalctl -u consultd -n 50 --no-pager || true
+        fail "postinst did not start consultd.service"
+    fi
+    echo "ok: consultd.service started by postinst under systemd"
     systemctl stop consultd
 fi
 
