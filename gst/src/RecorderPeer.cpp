@@ -281,7 +281,8 @@ public:
         // for NACKs and carry the offer's transport-wide CC header extension
         // into the answer (webrtcbin drops it otherwise, and Chrome then keeps
         // its send rate at the floor).
-        for (guint mline = 0; mline < gst_sdp_message_medias_len(offer.get()); ++mline) {
+        // On a renegotiation the existing transceivers are matched again.
+        for (guint mline = 0; !negotiated_ && mline < gst_sdp_message_medias_len(offer.get()); ++mline) {
             const GstSDPMedia* media = gst_sdp_message_get_media(offer.get(), mline);
             std::string kind = gst_sdp_media_get_media(media);
             if (kind != "audio" && kind != "video") continue;
@@ -309,6 +310,7 @@ public:
         DescPtr answer = createDescription("create-answer");
         buildRecorder(answer->sdp, false);
         setDescription("set-local-description", GST_WEBRTC_SDP_TYPE_ANSWER, answer->sdp);
+        negotiated_ = true;
         emitDescription("answer", answer->sdp);
     }
 
@@ -345,6 +347,7 @@ public:
         // What the sender agreed to send decides the container and the mux pads.
         buildRecorder(answer.get(), true);
         setDescription("set-remote-description", GST_WEBRTC_SDP_TYPE_ANSWER, answer.get());
+        negotiated_ = true;
     }
 
     void addRemoteCandidate(unsigned mline, const std::string& candidate) {
@@ -387,12 +390,20 @@ public:
 
     /// A failure noticed on a streaming thread or the bus: end this branch.
     void failFromStreaming(const std::string& reason) {
-        if (endReason_.empty()) endReason_ = reason;
         auto self = weak_from_this();
         loop_.post([self, reason] {
-            if (auto branch = self.lock()) branch->ended_(branch, reason);
+            auto branch = self.lock();
+            if (!branch) return;
+            if (branch->endReason_.empty()) branch->endReason_ = reason;  // loop thread only
+            branch->ended_(branch, reason);
         });
     }
+
+    /// True until the first description was applied (a failed first
+    /// negotiation leaves nothing worth keeping).
+    bool negotiated() const { return negotiated_; }
+    /// True once the muxer and its file exist.
+    bool hasRecording() const { return sink_ != nullptr; }
 
 private:
     struct Track {
@@ -619,7 +630,25 @@ private:
         std::lock_guard lock(mutex_);
         if (finalising_) return;
         auto muxIt = muxPadsByMline_.find(mline);
-        if (muxIt == muxPadsByMline_.end()) throw std::runtime_error("no mux pad for m-line " + std::to_string(mline));
+        if (muxIt == muxPadsByMline_.end()) {
+            // A track added by renegotiation after the file header was written:
+            // it cannot join this file, so it is dropped (and said so) rather
+            // than failing the recording of the tracks we have.
+            GstElement* drop = gst_element_factory_make("fakesink", nullptr);
+            if (!drop) throw std::runtime_error("element fakesink missing");
+            g_object_set(drop, "sync", FALSE, "async", FALSE, nullptr);
+            gst_bin_add(GST_BIN(pipeline_.get()), drop);
+            gst_element_sync_state_with_parent(drop);
+            GstRef<GstPad> sinkPad = GstRef<GstPad>::adopt(gst_element_get_static_pad(drop, "sink"));
+            gst_pad_link(pad, sinkPad.get());
+            std::string line = "not recording " + kind + "/" + codec + " on m-line " + std::to_string(mline) +
+                               ": it was added after the recording started";
+            auto weak = weak_from_this();
+            loop_.post([weak, line] {
+                if (auto b = weak.lock()) b->log(line);
+            });
+            return;
+        }
         std::vector<GstElement*> elements;
         for (const char* name : chain) {
             GstElement* e = gst_element_factory_make(name, nullptr);
@@ -739,6 +768,7 @@ private:
     GstClockTime firstPts_ = GST_CLOCK_TIME_NONE;
     GstClockTime lastPts_ = GST_CLOCK_TIME_NONE;
     bool finalising_ = false;
+    bool negotiated_ = false;  // loop thread only
     std::atomic<int> hostCandidates_{0}, srflxCandidates_{0}, relayCandidates_{0};
 };
 
@@ -781,6 +811,14 @@ public:
         report(branch->finalise(reason));
     }
 
+    /// A participant whose very first offer/answer failed has no recording:
+    /// forget it silently (the caller gets the exception).
+    void dropIfUnnegotiated(const std::shared_ptr<Branch>& branch) {
+        if (branch->negotiated() || branch->hasRecording()) return;
+        branches_.erase(branch->participantId());
+        branch->finalise("negotiation failed");
+    }
+
     void report(const RecordingResult& result) {
         if (callbacks_.onLog)
             callbacks_.onLog(result.participantId, std::string("recording ") + (result.ok ? "finalised" : "FAILED") +
@@ -813,12 +851,28 @@ RecorderPeer::RecorderPeer(RecorderConfig config, RecorderCallbacks callbacks)
 RecorderPeer::~RecorderPeer() = default;
 
 void RecorderPeer::handleOffer(const std::string& participantId, const std::string& sdp) {
-    impl_->loop_->invoke([&] { impl_->branchFor(participantId, true)->handleOffer(sdp); });
+    impl_->loop_->invoke([&] {
+        auto branch = impl_->branchFor(participantId, true);
+        try {
+            branch->handleOffer(sdp);
+        } catch (...) {
+            impl_->dropIfUnnegotiated(branch);
+            throw;
+        }
+    });
 }
 
 void RecorderPeer::createOffer(const std::string& participantId, bool audio, bool video) {
     if (!audio && !video) throw std::invalid_argument("createOffer needs audio or video");
-    impl_->loop_->invoke([&] { impl_->branchFor(participantId, true)->createOffer(audio, video); });
+    impl_->loop_->invoke([&] {
+        auto branch = impl_->branchFor(participantId, true);
+        try {
+            branch->createOffer(audio, video);
+        } catch (...) {
+            impl_->dropIfUnnegotiated(branch);
+            throw;
+        }
+    });
 }
 
 void RecorderPeer::handleAnswer(const std::string& participantId, const std::string& sdp) {
