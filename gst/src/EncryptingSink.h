@@ -4,8 +4,9 @@
 // by matroskamux to patch sizes, duration and cues), goes through
 // EncryptedRecordingWriter. Plaintext never reaches the disk, and there is no
 // second pass over a finished file. The probe also answers the SEEKING query
-// as filesink would, or matroskamux would fall back to unseekable
-// ("streamable") output without duration or index.
+// as filesink does: a muxer told "not seekable" falls back to "streamable"
+// output without duration or index (matroskamux 1.22 assumes seekable when
+// nobody answers; the explicit answer does not rely on that).
 
 #include "GstPtr.h"
 

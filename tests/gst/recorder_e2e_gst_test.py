@@ -10,7 +10,7 @@ import tempfile
 import time
 
 from webrtc_peers import (GstSender, Harness, Failure, TRANSPORT_CC, check, decrypt, discover, make_key,
-                          wait_for_media)
+                          matroska_layout, wait_for_media)
 
 RECORD_SECONDS = 5.0
 
@@ -64,6 +64,11 @@ def main():
             check("VP8" in out and "Opus" in out, "%s: codecs VP8 and Opus" % who)
             check(duration is not None and abs(duration - recorded) <= 1.0,
                   "%s: duration %s s vs recorded %.2f s (within 1 s)" % (who, duration, recorded))
+            # Finalised, not merely playable: the muxer could seek back through
+            # the encrypting sink to write segment size, Duration and Cues.
+            sized, cues, written = matroska_layout(plain)
+            check(sized and cues and written and written > 0,
+                  "%s: muxer finalised the file (segment size %s, cues %s, Duration %s)" % (who, sized, cues, written))
         check(not any(n.endswith(".partial") for n in os.listdir(rec_dir)), "no .partial left")
 
 

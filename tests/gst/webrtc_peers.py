@@ -297,3 +297,50 @@ class Coturn:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def matroska_layout(path):
+    """Top-level view of a Matroska/WebM file: (segment size known, has Cues, Duration value).
+    A muxer that got EOS and could seek back writes all three; a crashed or
+    "streamable" one leaves the size unknown, no Cues and Duration 0/absent."""
+    import struct
+    data = open(path, "rb").read()
+
+    def element(i):
+        first = data[i]
+        id_len = 1
+        while id_len <= 4 and not first & (0x80 >> (id_len - 1)):
+            id_len += 1
+        ident = int.from_bytes(data[i:i + id_len], "big")
+        s0 = data[i + id_len]
+        size_len = 1
+        while size_len <= 8 and not s0 & (0x80 >> (size_len - 1)):
+            size_len += 1
+        raw = data[i + id_len:i + id_len + size_len]
+        value = int.from_bytes(bytes([raw[0] & (0xFF >> size_len)]) + raw[1:], "big")
+        unknown = value == (1 << (7 * size_len)) - 1
+        return ident, i + id_len + size_len, None if unknown else value
+
+    ident, start, size = element(0)
+    if ident != 0x1A45DFA3:
+        return False, False, None
+    ident, seg_start, seg_size = element(start + size)
+    if ident != 0x18538067:
+        return False, False, None
+    end = len(data) if seg_size is None else seg_start + seg_size
+    has_cues, duration, i = False, None, seg_start
+    while i < end:
+        ident, body, size = element(i)
+        if size is None:
+            break
+        if ident == 0x1C53BB6B:
+            has_cues = True
+        elif ident == 0x1549A966:
+            j = body
+            while j < body + size:
+                cid, cbody, csize = element(j)
+                if cid == 0x4489:
+                    duration = struct.unpack(">d" if csize == 8 else ">f", data[cbody:cbody + csize])[0]
+                j = cbody + csize
+        i = body + size
+    return seg_size is not None, has_cues, duration
