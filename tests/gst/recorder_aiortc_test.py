@@ -1,9 +1,11 @@
 """An independent WebRTC stack as the sender: python3-aiortc (its own ICE,
-DTLS, SRTP, VP8 and Opus encoders) offers to the RecorderPeer over loopback.
+DTLS, SRTP, VP8/H264 and Opus encoders) offers to the RecorderPeer over
+loopback: "grace" sends VP8 (-> WebM), "heidi" H264 (-> Matroska), both
+with Opus, at the same time.
 As MEDIA-NOTES says, aiortc 1.4 gives each m-line its own ICE credentials
 inside a BUNDLE group, which webrtcbin rejects, so the a=group:BUNDLE line is
 removed from its offer. The recording must show one video and one audio
-stream with a duration within 1 s of the time recorded."""
+stream per file with a duration within 1 s of the time recorded."""
 import asyncio
 import os
 import sys
@@ -19,6 +21,7 @@ from webrtc_peers import Harness, Failure, check, decrypt, discover, make_key, w
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
 
 from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack  # noqa: E402
+from aiortc.rtcrtpsender import RTCRtpSender  # noqa: E402
 from aiortc.mediastreams import AudioStreamTrack  # noqa: E402
 
 RECORD_SECONDS = 4.0
@@ -43,31 +46,53 @@ def add_candidates(sdp, candidates):
     return "\r\n".join(out) + "\r\n"
 
 
-async def run(harness):
+async def send_from_aiortc(harness, who, video_codec):
+    """One aiortc peer offering `video_codec` (its own encoder) plus Opus; returns when its media flows."""
     pc = RTCPeerConnection()
-    pc.addTrack(VideoStreamTrack())
-    pc.addTrack(AudioStreamTrack())
+    video = pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+    pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    preferred = [c for c in RTCRtpSender.getCapabilities("video").codecs
+                 if c.mimeType in ("video/" + video_codec, "video/rtx")]
+    video.setCodecPreferences(preferred)
     await pc.setLocalDescription(await pc.createOffer())
     offer = strip_bundle(pc.localDescription.sdp)
-    check(" 127.0.0.1 " in offer and "a=group:BUNDLE" not in offer, "aiortc offer: loopback candidates, no BUNDLE group")
+    check(" 127.0.0.1 " in offer and "a=group:BUNDLE" not in offer,
+          "%s: aiortc offer with loopback candidates, no BUNDLE group" % who)
 
-    candidates = []
-    harness.handlers.append(lambda e: e.get("participant") == "grace" and e["event"] == "candidate"
-                            and " 127.0.0.1 " in e["candidate"] and candidates.append((e["mline"], e["candidate"])))
-    harness.send(cmd="offer", participant="grace", sdp=offer)
+    state = {"candidates": [], "answer": None, "gathered": False}
+
+    def on_event(e):
+        if e.get("participant") != who:
+            return
+        if e["event"] == "candidate" and " 127.0.0.1 " in e["candidate"]:
+            state["candidates"].append((e["mline"], e["candidate"]))
+        elif e["event"] == "description":
+            state["answer"] = e["sdp"]
+        elif e["event"] == "log" and e["line"].startswith("ICE gathering complete"):
+            state["gathered"] = True
+    harness.handlers.append(on_event)
+    harness.send(cmd="offer", participant=who, sdp=offer)
+    deadline = time.monotonic() + 20
+    while not (state["answer"] and state["gathered"]):
+        if time.monotonic() > deadline:
+            raise Failure("%s: no answer / ICE gathering from the recorder" % who)
+        await asyncio.sleep(0.05)
+    check(bool(state["candidates"]), "%s: recorder trickled %d loopback candidates" % (who, len(state["candidates"])))
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=add_candidates(state["answer"], state["candidates"]),
+                                                        type="answer"))
     loop = asyncio.get_running_loop()
-    answer = await loop.run_in_executor(None, harness.wait_for, lambda e: e["event"] == "description", 20, "answer")
-    await loop.run_in_executor(None, harness.wait_for,
-                               lambda e: e["event"] == "log" and e["line"].startswith("ICE gathering complete"),
-                               20, "recorder ICE gathering")
-    check(bool(candidates), "recorder trickled %d loopback candidates" % len(candidates))
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=add_candidates(answer["sdp"], candidates), type="answer"))
-    started = await loop.run_in_executor(None, wait_for_media, harness, "grace", 30)
+    started = await loop.run_in_executor(None, wait_for_media, harness, who, 30)
+    return pc, started
+
+
+async def run(harness):
+    peers = await asyncio.gather(send_from_aiortc(harness, "grace", "VP8"), send_from_aiortc(harness, "heidi", "H264"))
     await asyncio.sleep(RECORD_SECONDS)
     stopped_at = time.monotonic()
-    finished = await loop.run_in_executor(None, harness.stop)
-    await pc.close()
-    return finished, stopped_at - started
+    finished = await asyncio.get_running_loop().run_in_executor(None, harness.stop)
+    for pc, _ in peers:
+        await pc.close()
+    return finished, {"grace": stopped_at - peers[0][1], "heidi": stopped_at - peers[1][1]}
 
 
 def main():
@@ -80,16 +105,22 @@ def main():
             finished, recorded = asyncio.run(asyncio.wait_for(run(harness), 90))
         finally:
             harness.kill()
-        check(len(finished) == 1 and finished[0]["ok"], "recording finalised: %s" % finished)
-        check(sorted(finished[0]["tracks"]) == ["audio/OPUS", "video/VP8"], "tracks %s" % finished[0]["tracks"])
-        plain = os.path.join(d, "aiortc.webm")
-        rc, text = decrypt(finished[0]["file"], plain, key)
-        check(rc == 0, "decrypt: " + text.strip())
-        video, audio, duration, _ = discover(plain)
-        check(video == 1 and audio == 1, "discoverer: %d video, %d audio stream(s)" % (video, audio))
-        check(duration is not None and abs(duration - recorded) <= 1.0,
-              "duration %s s vs recorded %.2f s (within 1 s)" % (duration, recorded))
-
+        check(sorted(r["participant"] for r in finished) == ["grace", "heidi"], "one result per sender: %s" % finished)
+        expected = {"grace": ("VP8", ".webm", "video/x-vp8"), "heidi": ("H264", ".mkv", "video/x-h264")}
+        for result in finished:
+            who = result["participant"]
+            codec, ext, caps = expected[who]
+            check(result["ok"], "%s: recording finalised: %s" % (who, result["reason"]))
+            check(sorted(result["tracks"]) == ["audio/OPUS", "video/" + codec], "%s: tracks %s" % (who, result["tracks"]))
+            check(result["file"].endswith(ext), "%s: %s recorded into %s" % (who, codec, result["file"]))
+            plain = os.path.join(d, who + ext)
+            rc, text = decrypt(result["file"], plain, key)
+            check(rc == 0, "%s: decrypt: %s" % (who, text.strip()))
+            video, audio, duration, out = discover(plain)
+            check(video == 1 and audio == 1 and caps in out,
+                  "%s: discoverer: %d video (%s), %d audio stream(s)" % (who, video, caps, audio))
+            check(duration is not None and abs(duration - recorded[who]) <= 1.0,
+                  "%s: duration %s s vs recorded %.2f s (within 1 s)" % (who, duration, recorded[who]))
 
 try:
     main()

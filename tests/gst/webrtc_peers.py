@@ -119,7 +119,7 @@ class GstSender:
     """An independent webrtcbin peer that sends test video (VP8) and audio (Opus)
     and offers to the recorder, with the transport-cc header extension."""
 
-    def __init__(self, harness, participant, recorder_offers=False, turn_uri=None):
+    def __init__(self, harness, participant, recorder_offers=False, turn_uri=None, video="VP8"):
         """recorder_offers: the recorder is the offerer (RecorderPeer.createOffer)
         and this sender answers; otherwise this sender offers."""
         self.harness = harness
@@ -127,13 +127,18 @@ class GstSender:
         self.recorder_offers = recorder_offers
         self.answer_sdp = None
         self.offer_sdp = None
+        encoders = {
+            "VP8": "vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay ! "
+                   "application/x-rtp,media=video,encoding-name=VP8,payload=96",
+            "VP9": "vp9enc deadline=1 cpu-used=8 keyframe-max-dist=30 ! rtpvp9pay ! "
+                   "application/x-rtp,media=video,encoding-name=VP9,payload=98",
+        }
         self.pipeline = Gst.parse_launch(
             "webrtcbin name=send bundle-policy=max-bundle "
             "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 ! "
-            "vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay ! "
-            "application/x-rtp,media=video,encoding-name=VP8,payload=96,extmap-3=(string)\"%s\" ! send. "
+            "%s,extmap-3=(string)\"%s\" ! send. "
             "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! opusenc ! rtpopuspay ! "
-            "application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! send." % TRANSPORT_CC)
+            "application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! send." % (encoders[video], TRANSPORT_CC))
         self.webrtc = self.pipeline.get_by_name("send")
         if turn_uri:
             self.webrtc.set_property("ice-transport-policy", GstWebRTC.WebRTCICETransportPolicy.RELAY)
