@@ -221,6 +221,9 @@ class SignalFlowTest(harness.ApiTestCase):
             await second.close()
 
         run(scenario())
+        # Events are stored by the signaling's recorder threads: wait for the last ones (the leaves).
+        harness.wait_until(lambda: sum(e["type"] == "participant_left" for e in self.events(s["id"])) >= 2, 10,
+                           "the participant_left events")
         types = [(e["type"], e.get("participant_id")) for e in self.events(s["id"])]
         self.assertEqual(types.count(("participant_joined", PATIENT)), 1, types)
 

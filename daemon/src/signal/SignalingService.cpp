@@ -23,17 +23,66 @@ std::optional<SessionSnapshot> SessionBackend::findSession(const std::string& se
     }
 }
 
+SessionBackend::SessionBackend(core::SessionService& sessions) : sessions_(sessions) {
+    for (auto& recorder : recorders_) recorder.thread = std::thread([this, &recorder] { run(recorder); });
+}
+
+SessionBackend::~SessionBackend() { stop(); }
+
+void SessionBackend::stop() {
+    for (auto& recorder : recorders_) {
+        {
+            std::lock_guard lock(recorder.mutex);
+            recorder.stopping = true;
+        }
+        recorder.changed.notify_all();
+    }
+    for (auto& recorder : recorders_) {
+        if (recorder.thread.joinable()) recorder.thread.join();
+    }
+}
+
 void SessionBackend::recordEvent(const std::string& sessionId, const std::string& type,
                                  const std::string& participantId, const std::string& dataJson) {
+    Recorder& recorder = recorders_[std::hash<std::string>{}(sessionId) % kRecorders];
+    std::unique_lock lock(recorder.mutex);
+    if (recorder.stopping) {
+        lock.unlock();
+        store({sessionId, type, participantId, dataJson});  // shutting down: store inline
+        return;
+    }
+    recorder.changed.wait(lock, [&] { return recorder.queue.size() < kMaxQueued || recorder.stopping; });
+    recorder.queue.push_back({sessionId, type, participantId, dataJson});
+    lock.unlock();
+    recorder.changed.notify_all();
+}
+
+void SessionBackend::run(Recorder& recorder) {
+    for (;;) {
+        PendingEvent event;
+        {
+            std::unique_lock lock(recorder.mutex);
+            recorder.changed.wait(lock, [&] { return recorder.stopping || !recorder.queue.empty(); });
+            if (recorder.queue.empty()) return;  // stopping and drained
+            event = std::move(recorder.queue.front());
+            recorder.queue.pop_front();
+        }
+        recorder.changed.notify_all();  // room for a waiting producer
+        store(event);
+    }
+}
+
+void SessionBackend::store(const PendingEvent& pending) {
     store::EventRecord event;
-    event.type = type;
-    event.participantId = participantId;
+    event.type = pending.type;
+    event.participantId = pending.participantId;
     event.source = "system";
-    event.dataJson = dataJson;
+    event.dataJson = pending.dataJson;
     try {
-        sessions_.addEvent(sessionId, std::move(event));
+        sessions_.addEvent(pending.sessionId, std::move(event));
     } catch (const std::exception& e) {
-        Poco::Logger::get("signal").warning("session " + sessionId + ": event " + type + " not stored: " + e.what());
+        Poco::Logger::get("signal").warning("session " + pending.sessionId + ": event " + pending.type +
+                                            " not stored: " + e.what());
     }
 }
 
@@ -101,7 +150,10 @@ SignalingService::~SignalingService() { stop(); }
 
 void SignalingService::start() { hub_.start(); }
 
-void SignalingService::stop() { hub_.stop(); }
+void SignalingService::stop() {
+    hub_.stop();
+    backend_.stop();  // after the hub: nothing queues events any more
+}
 
 void SignalingService::setPublicUrl(std::string url) {
     std::lock_guard lock(urlMutex_);

@@ -11,24 +11,55 @@
 #include "signal/SignalingRooms.h"
 #include "signal/SignalingTokens.h"
 
+#include <array>
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <string>
 
 namespace consultd::signal {
 
 /// SignalingBackend over SessionService (events and ending go through it, so
-/// the store, audit and analytics see them like any other).
+/// the store, audit and analytics see them like any other). Events are
+/// stored by recorder threads of their own, not by the hub's frame-I/O
+/// workers: a relay never waits for a database commit. One session's events
+/// always go to the same recorder thread, so they keep their order; the queue
+/// is bounded (a full queue makes the caller wait: back-pressure, not loss).
 class SessionBackend final : public SignalingBackend {
 public:
-    explicit SessionBackend(core::SessionService& sessions) : sessions_(sessions) {}
+    explicit SessionBackend(core::SessionService& sessions);
+    ~SessionBackend() override;
+    SessionBackend(const SessionBackend&) = delete;
+    SessionBackend& operator=(const SessionBackend&) = delete;
+
     std::optional<SessionSnapshot> findSession(const std::string& sessionId) override;
     void recordEvent(const std::string& sessionId, const std::string& type, const std::string& participantId,
                      const std::string& dataJson) override;
     void endSession(const std::string& sessionId, const std::string& hostParticipantId) override;
 
+    /// Stores what is queued, then stops the recorder threads.
+    void stop();
+
 private:
+    struct PendingEvent {
+        std::string sessionId, type, participantId, dataJson;
+    };
+    struct Recorder {
+        std::mutex mutex;
+        std::condition_variable changed;
+        std::deque<PendingEvent> queue;
+        bool stopping = false;
+        std::thread thread;
+    };
+    void run(Recorder& recorder);
+    void store(const PendingEvent& event);
+
+    static constexpr std::size_t kRecorders = 2;
+    static constexpr std::size_t kMaxQueued = 20000;  // per recorder
     core::SessionService& sessions_;
+    std::array<Recorder, kRecorders> recorders_;
 };
 
 /// Limits and pool sizes from the `signaling` group.
