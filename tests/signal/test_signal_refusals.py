@@ -4,7 +4,9 @@ and that the room keeps working for the legitimate peers after each refusal:
 a token for another session, an expired token, a forged token, a
 non-participant, a forged `from`, a message `to` a participant in another
 room, a message before join, a 1 MB message (close 1009), a flood (error, then
-close 1008), a cross-site Origin (handshake refused with 403)."""
+close 1008), a cross-site Origin (handshake refused with 403); with a second
+daemon with tight limits: a consumer that stops reading is closed (its send
+queue is bounded) and a socket that never joins is closed with 1008."""
 
 import asyncio
 import time
@@ -169,6 +171,66 @@ class SignalRefusalsTest(harness.ApiTestCase):
         # The REST side answers a plain GET with the error envelope, not a hang.
         r = self.daemon.request("GET", "/api/v1/signal")
         self.assertStatus(r, 400, "WEBSOCKET_HANDSHAKE_FAILED")
+
+
+class SignalQueueLimitsTest(harness.ApiTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = webrtc_daemon(None, "siglimits", {
+            "signaling": {"send_queue_messages": 8, "messages_per_second": 10000, "join_timeout_seconds": 2}})
+        cls.key = cls.daemon.create_api_key("admin")
+        cls.daemon.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+        cls.daemon.cleanup()
+
+    def test_slow_consumer_is_closed_and_the_room_goes_on(self):
+        s = create_session(self.daemon, self.key)
+        tokens = {p: grant(self.daemon, self.key, s["id"], p)["token"] for p in (HOST, PATIENT)}
+
+        async def scenario():
+            host = await Peer.connect(self.daemon, "host")
+            await host.join(tokens[HOST])
+            # The patient stops reading: the client library buffers one message, then TCP fills.
+            slow = await Peer.connect(self.daemon, "slow", max_queue=1, read_limit=2 ** 12)
+            await slow.join(tokens[PATIENT])
+            await host.expect("participant-joined")
+            big = "o" * 60000
+            sent = 0
+            for i in range(600):  # 36 MB: more than the kernel's socket buffers can hold
+                await host.send({"type": "offer", "to": PATIENT, "sdp": f"{i} {big}"})
+                sent += 1
+                if host.ws.messages or i % 50 == 49:
+                    # Stop as soon as the daemon has given up on the patient.
+                    try:
+                        await host.expect("participant-left", deadline=0.01)
+                        break
+                    except AssertionError:
+                        pass
+            if not host.seen("participant-left"):
+                await host.expect("participant-left", deadline=20)
+            code = await slow.closed(deadline=30)
+            self.assertIn(code, (1006, 1008), code)  # 1006: the close frame could not be sent either
+            got = len(slow.seen("offer"))
+            self.assertLess(got, sent, (got, sent))
+            # The host is fine, and the patient can come back.
+            patient = await Peer.connect(self.daemon, "patient-again")
+            await patient.join(tokens[PATIENT])
+            await host.send({"type": "offer", "to": PATIENT, "sdp": "after the slow consumer"})
+            self.assertEqual((await patient.expect("offer", sdp="after the slow consumer"))["from"], HOST)
+            await host.close()
+            await patient.close()
+
+        run(scenario())
+
+    def test_socket_that_never_joins_is_closed(self):
+        async def scenario():
+            idle = await Peer.connect(self.daemon, "idle")
+            self.assertEqual(await idle.closed(deadline=15), 1008)
+
+        run(scenario())
 
 
 if __name__ == "__main__":
