@@ -169,6 +169,24 @@ class SignalFlowTest(harness.ApiTestCase):
 
         run(scenario())
 
+    def test_end_by_another_process_closes_the_room(self):
+        # `consultd session end` runs in its own process: the daemon's reconciler notices (every 5 s).
+        s = create_session(self.daemon, self.key)
+        tokens = {p: grant(self.daemon, self.key, s["id"], p)["token"] for p in (HOST, PATIENT)}
+
+        async def scenario():
+            peers = []
+            for p in (HOST, PATIENT):
+                peers.append(await Peer.connect(self.daemon, p))
+                await peers[-1].join(tokens[p])
+            await asyncio.to_thread(self.daemon.cli, "session", "end", s["id"], "--config",
+                                    str(self.daemon.config_path))
+            for p in peers:
+                self.assertEqual((await p.expect("ended", deadline=20))["status"], "ended")
+                self.assertEqual(await p.closed(), 1000)
+
+        run(scenario())
+
     def test_waiting_room_until_start(self):
         s = create_session(self.daemon, self.key, start=False)
         tokens = {p: grant(self.daemon, self.key, s["id"], p)["token"] for p in (HOST, PATIENT)}

@@ -423,6 +423,14 @@ bool SignalingRooms::joined(ConnectionId connection) const {
     return it != connections_.end() && (!it->second.sessionId.empty() || it->second.closing);
 }
 
+std::vector<std::pair<std::string, std::string>> SignalingRooms::roomStatuses() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(rooms_.size());
+    for (const auto& [id, room] : rooms_) out.emplace_back(id, room.status);
+    return out;
+}
+
 SignalingRooms::Stats SignalingRooms::stats() const {
     std::lock_guard lock(mutex_);
     Stats stats;

@@ -106,6 +106,9 @@ public:
     /// Whether the connection has joined a room (the hub closes connections that never do).
     bool joined(ConnectionId connection) const;
 
+    /// Every open room's session id and the status the room knows.
+    std::vector<std::pair<std::string, std::string>> roomStatuses() const;
+
     struct Stats {
         std::size_t rooms = 0;
         std::size_t participants = 0;

@@ -148,9 +148,47 @@ SignalingService::SignalingService(const config::Config& config, core::SessionSe
 
 SignalingService::~SignalingService() { stop(); }
 
-void SignalingService::start() { hub_.start(); }
+void SignalingService::start() {
+    hub_.start();
+    reconciler_ = std::thread([this] { reconcile(); });
+}
+
+namespace {
+/// Sessions only move forward; a status read from the store just before a
+/// concurrent transition must not move a room back.
+int statusRank(const std::string& status) {
+    if (status == "scheduled") return 0;
+    if (status == "waiting") return 1;
+    if (status == "active") return 2;
+    return 3;  // ended, cancelled, failed
+}
+}  // namespace
+
+void SignalingService::reconcile() {
+    constexpr auto kInterval = std::chrono::seconds(5);
+    std::unique_lock lock(reconcileMutex_);
+    while (!reconcileWake_.wait_for(lock, kInterval, [this] { return stopping_; })) {
+        lock.unlock();
+        for (const auto& [sessionId, known] : rooms_.roomStatuses()) {
+            try {
+                const auto session = backend_.findSession(sessionId);
+                const std::string now = session ? session->status : "ended";  // deleted: treat as ended
+                if (statusRank(now) > statusRank(known)) rooms_.onSessionStatus(sessionId, now);
+            } catch (const std::exception& e) {
+                Poco::Logger::get("signal").warning("session " + sessionId + ": status check failed: " + e.what());
+            }
+        }
+        lock.lock();
+    }
+}
 
 void SignalingService::stop() {
+    {
+        std::lock_guard lock(reconcileMutex_);
+        stopping_ = true;
+    }
+    reconcileWake_.notify_all();
+    if (reconciler_.joinable()) reconciler_.join();
     hub_.stop();
     backend_.stop();  // after the hub: nothing queues events any more
 }

@@ -71,6 +71,10 @@ HubOptions hubOptionsFrom(const config::Config& config);
 /// non-browser client) is allowed; "null" is not.
 bool originAllowed(const std::string& origin, const std::string& publicUrl);
 
+/// Besides SessionService's observer (changes made in this process), a
+/// reconciler thread compares every open room with the store every few
+/// seconds, so a session ended by another process (`consultd session end`)
+/// closes its room too.
 class SignalingService {
 public:
     SignalingService(const config::Config& config, core::SessionService& sessions, const SignalingTokens& tokens);
@@ -89,9 +93,15 @@ public:
     std::string publicUrl() const;
 
 private:
+    void reconcile();
+
     SessionBackend backend_;
     SignalingHub hub_;
     SignalingRooms rooms_;
+    std::mutex reconcileMutex_;
+    std::condition_variable reconcileWake_;
+    bool stopping_ = false;
+    std::thread reconciler_;
     mutable std::mutex urlMutex_;
     std::string publicUrl_;
 };
