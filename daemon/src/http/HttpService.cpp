@@ -334,9 +334,16 @@ void HttpService::start() {
             context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
             context->preferServerCiphers();
             SSL_CTX_set_cert_cb(context->sslContext(), &TlsCertificates::certificateCallback, certificates_.get());
-            socket = std::make_unique<Poco::Net::SecureServerSocket>(socketAddress, 128, context);
+            auto secure = std::make_unique<Poco::Net::SecureServerSocket>(context);
+            // SO_REUSEADDR only: POCO's two-argument bind also sets SO_REUSEPORT,
+            // which let a second daemon bind the same port and silently share it.
+            secure->bind(socketAddress, true, false);
+            secure->listen(128);
+            socket = std::move(secure);
         } else {
-            socket = std::make_unique<Poco::Net::ServerSocket>(socketAddress, 128);
+            socket = std::make_unique<Poco::Net::ServerSocket>();
+            socket->bind(socketAddress, true, false);  // no SO_REUSEPORT (see above)
+            socket->listen(128);
         }
     } catch (const Poco::Exception& e) {
         throw std::runtime_error("cannot listen on " + socketAddress.toString() + ": " + e.displayText());
