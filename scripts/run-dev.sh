@@ -12,5 +12,5 @@ if [ ! -s state/dev-api-key ]; then
      | sed -n 's/.*"key":"\([^"]*\)".*/\1/p' >state/dev-api-key)
   echo "== created an admin API key for development in state/dev-api-key"
 fi
-echo "== consultd on http://127.0.0.1:8080  (API key: \$(cat state/dev-api-key))"
+echo "== consultd on http://127.0.0.1:8080 (admin API key in state/dev-api-key)"
 exec "$BIN" --config etc/dev.conf
