@@ -45,7 +45,10 @@ class Peer:
 
     @classmethod
     async def connect(cls, daemon: harness.Daemon, name: str, origin: str | None = None, **kw) -> "Peer":
-        url = f"ws://127.0.0.1:{daemon.port}/api/v1/signal"
+        scheme = "wss" if daemon.scheme == "https" else "ws"
+        url = f"{scheme}://127.0.0.1:{daemon.port}/api/v1/signal"
+        if scheme == "wss":
+            kw.setdefault("ssl", daemon.ssl_context)
         ws = await asyncio.wait_for(websockets.connect(url, origin=origin, max_size=4 * 1024 * 1024,
                                                        ping_interval=None, **kw), DEADLINE)
         return cls(ws, name)
