@@ -4,6 +4,7 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/NetException.h>
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -19,6 +20,10 @@ Poco::Logger& logger() { return Poco::Logger::get("signal"); }
 constexpr int kFramesPerJob = 16;  // then the socket goes back to the poller (fairness)
 constexpr std::int64_t kDrainMs = 2000;
 constexpr int kFin = Poco::Net::WebSocket::FRAME_FLAG_FIN;
+bool writable(int fd) {
+    pollfd p{fd, POLLOUT, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0;
+}
 std::int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
@@ -91,6 +96,10 @@ struct SignalingHub::Connection {
     std::mutex queueMutex;  // guards the members below
     std::deque<std::string> queue;
     bool writing = false;
+    /// The socket's send buffer was full: the writer gave its worker back and
+    /// the poller resumes it when the socket is writable (or drops it at writableDeadlineMs).
+    bool awaitingWritable = false;
+    std::int64_t writableDeadlineMs = 0;
     bool closeRequested = false;
     std::uint16_t closeCode = 1000;
     std::string closeReason;
@@ -208,23 +217,60 @@ void SignalingHub::loop() {
     epoll_event events[kMaxEvents];
     auto lastSweep = std::chrono::steady_clock::now();
     while (running_) {
-        const int n = ::epoll_wait(epollFd_, events, kMaxEvents, 500);
+        // While a writer waits for a full socket, look every 20 ms; else sleep up to 500 ms.
+        const int n = ::epoll_wait(epollFd_, events, kMaxEvents, awaitingWriters_ ? 20 : 500);
         if (n < 0 && errno != EINTR) {
             logger().error("signaling: epoll_wait failed (errno " + std::to_string(errno) + ")");
             break;
         }
         for (int i = 0; i < n; ++i) {
             const ConnectionId id = events[i].data.u64;
-            if (id == 0) continue;  // wake-up for stop()
+            if (id == 0) {  // wake-up: stop(), or a writer now waits for its socket
+                std::uint64_t count = 0;
+                if (::read(wakeFd_, &count, sizeof count) < 0) {
+                    // EAGAIN: already drained.
+                }
+                continue;
+            }
             if (auto connection = find(id)) {
                 workers_->submit([this, connection] { readFrames(connection); });
             }
         }
+        resumeWriters();
         const auto now = std::chrono::steady_clock::now();
         if (now - lastSweep >= std::chrono::seconds(1)) {
             lastSweep = now;
             closeIdle();
         }
+    }
+}
+
+void SignalingHub::resumeWriters() {
+    std::vector<std::shared_ptr<Connection>> waiting;
+    {
+        std::lock_guard lock(connectionsMutex_);
+        for (const auto& [id, c] : connections_) {
+            std::lock_guard queueLock(c->queueMutex);
+            if (c->awaitingWritable) waiting.push_back(c);
+        }
+    }
+    awaitingWriters_ = !waiting.empty();
+    const std::int64_t now = nowMs();
+    for (const auto& c : waiting) {
+        bool resume = false;
+        bool expired = false;
+        {
+            std::lock_guard lock(c->queueMutex);
+            if (!c->awaitingWritable) continue;
+            if (writable(c->fd)) {
+                c->awaitingWritable = false;
+                resume = true;
+            } else if (now >= c->writableDeadlineMs) {
+                expired = true;
+            }
+        }
+        if (resume) workers_->submit([this, c] { writeQueued(c); });
+        if (expired) drop(c);  // not even a close frame fits: a stalled reader
     }
 }
 
@@ -404,6 +450,20 @@ void SignalingHub::writeQueued(const std::shared_ptr<Connection>& connection) {
             }
         }
         if (connection->dropped) return;
+        if (!writable(connection->fd)) {
+            // A consumer that does not read: never block a worker on it. Put the
+            // message back and let the poller resume this writer.
+            std::lock_guard lock(connection->queueMutex);
+            if (!closeNow) connection->queue.push_front(std::move(next));
+            connection->awaitingWritable = true;
+            connection->writableDeadlineMs = nowMs() + options_.frameTimeout.count();
+            awaitingWriters_ = true;
+            const std::uint64_t one = 1;
+            if (::write(wakeFd_, &one, sizeof one) < 0) {
+                // The poller still looks within its 500 ms timeout.
+            }
+            return;  // `writing` stays set: no second writer meanwhile
+        }
         try {
             std::lock_guard io(connection->ioMutex);
             if (closeNow) {

@@ -7,7 +7,9 @@
 // reads the waiting frames, hands complete text messages to SignalingRooms
 // and re-arms the socket. Outgoing messages go into a bounded per-connection
 // queue drained by one write job at a time; a consumer whose queue is full is
-// closed (1008). Frames above the size limit are refused by POCO
+// closed (1008). A writer never blocks on a full socket: it hands the
+// connection back to the poller, which resumes it when the socket is writable
+// and drops it after the frame timeout. Frames above the size limit are refused by POCO
 // (setMaxPayloadSize) and the connection is closed with 1009. A connection
 // that does not join within the join timeout is closed. A frame that does not
 // complete within the frame timeout ends its connection, so a slow sender
@@ -78,12 +80,14 @@ private:
     void rearm(const Connection& connection);
     void drop(const std::shared_ptr<Connection>& connection);
     void closeIdle();
+    void resumeWriters();
 
     HubOptions options_;
     SignalingRooms* rooms_ = nullptr;
     int epollFd_ = -1;
     int wakeFd_ = -1;
     std::atomic<bool> running_{false};
+    std::atomic<bool> awaitingWriters_{false};
     std::atomic<ConnectionId> nextId_{1};
     std::thread loopThread_;
     std::unique_ptr<WorkerPool> workers_;
