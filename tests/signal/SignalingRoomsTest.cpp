@@ -47,7 +47,9 @@ struct FakeBackend final : SignalingBackend {
     };
     std::vector<Event> events;
     SignalingRooms* rooms = nullptr;
+    bool storeDown = false;
     std::optional<SessionSnapshot> findSession(const std::string& id) override {
+        if (storeDown) throw std::runtime_error("database is locked");
         const auto it = sessions.find(id);
         if (it == sessions.end()) return std::nullopt;
         return it->second;
@@ -107,6 +109,7 @@ class SignalingRoomsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(chatAndMediaStateAreStored);
     CPPUNIT_TEST(disconnectIsALeave);
     CPPUNIT_TEST(messagesBeforeJoinAreRefused);
+    CPPUNIT_TEST(storeDownAtJoinIsRetryable);
     CPPUNIT_TEST_SUITE_END();
 
     FakeOutput out;
@@ -333,6 +336,16 @@ public:
         rooms->onDisconnected(1);
         CPPUNIT_ASSERT_EQUAL(1, backend.count("participant_left", "dr"));  // not twice
         CPPUNIT_ASSERT_EQUAL(std::size_t{0}, rooms->stats().rooms);
+    }
+
+    void storeDownAtJoinIsRetryable() {
+        backend.storeDown = true;
+        rooms->onMessage(1, join("S", "dr", "host"));
+        CPPUNIT_ASSERT_EQUAL(std::string("UNAVAILABLE"), out.lastError(1));
+        CPPUNIT_ASSERT_EQUAL(kCloseUnavailable, out.closed.at(1));
+        backend.storeDown = false;
+        rooms->onMessage(2, join("S", "dr", "host"));  // the reconnect gets in
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1}, out.of(2, "joined").size());
     }
 
     void messagesBeforeJoinAreRefused() {

@@ -370,7 +370,13 @@ void SignalingHub::readFrames(const std::shared_ptr<Connection>& connection) {
                 close(connection->id, 1003, "fragmented messages are not supported");
                 return;
             }
-            rooms_->onMessage(connection->id, std::string(buffer.begin(), static_cast<std::size_t>(n)));
+            try {
+                rooms_->onMessage(connection->id, std::string(buffer.begin(), static_cast<std::size_t>(n)));
+            } catch (const std::exception& e) {
+                logger().error(std::string("signaling: message handling failed: ") + e.what());
+                close(connection->id, kCloseUnavailable, "internal error");
+                return;
+            }
         } else if (opcode == WebSocket::FRAME_OP_CONT) {
             close(connection->id, 1003, "fragmented messages are not supported");
             return;

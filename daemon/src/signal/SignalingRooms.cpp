@@ -259,11 +259,23 @@ void SignalingRooms::handleJoin(ConnectionId connection, const std::string& toke
     TokenProblem problem = TokenProblem::Malformed;
     const auto claims = token.empty() ? std::nullopt : verifier_(token, problem);
     std::optional<SessionSnapshot> session;
-    if (claims && (sessionHint.empty() || sessionHint == claims->sessionId)) session = backend_.findSession(claims->sessionId);
+    bool lookupFailed = false;
+    if (claims && (sessionHint.empty() || sessionHint == claims->sessionId)) {
+        try {
+            session = backend_.findSession(claims->sessionId);
+        } catch (const std::exception&) {
+            lookupFailed = true;  // the store is unavailable: the client may retry
+        }
+    }
 
     std::lock_guard lock(mutex_);
     auto& state = connections_[connection];
     if (state.closing) return;
+    if (lookupFailed) {
+        refuse(connection, state, "UNAVAILABLE", "the session cannot be read now; reconnect and try again",
+               kCloseUnavailable);
+        return;
+    }
     if (!state.sessionId.empty()) {
         violation(connection, state, "ALREADY_JOINED", "this connection has joined already");
         return;

@@ -83,6 +83,7 @@ struct SignalingLimits {
 inline constexpr std::uint16_t kCloseNormal = 1000;
 inline constexpr std::uint16_t kClosePolicy = 1008;
 inline constexpr std::uint16_t kCloseTooBig = 1009;
+inline constexpr std::uint16_t kCloseUnavailable = 1011;
 
 class SignalingRooms {
 public:
