@@ -170,7 +170,8 @@ def run_level(harness, n, args):
     d = harness.Daemon(None, jaas=False, name=f"bench-sig-{n}", config={
         "providers": {"default": "webrtc", "webrtc": {"enabled": True, "token_ttl_seconds": 3600}},
         "security": {"token_rate_per_minute": 10000, "api_rate_per_second": 1000000},
-        "signaling": {"max_connections": max(2000, n + 100), "worker_threads": args.workers},
+        "signaling": {"max_connections": max(2000, n + 100), "max_connections_per_address": n + 100,
+                      "worker_threads": args.workers},
         "logging": {"level": "notice"},
         "server": {"threads": 32},
     })

@@ -233,5 +233,46 @@ class SignalQueueLimitsTest(harness.ApiTestCase):
         run(scenario())
 
 
+class SignalAddressLimitTest(harness.ApiTestCase):
+    """Unauthenticated sockets are a quota per client address, not only in all."""
+
+    def test_per_address_limit(self):
+        d = webrtc_daemon(self, "sigaddr", {"signaling": {"max_connections_per_address": 2}})
+        key = d.create_api_key("admin")
+        d.start()
+        s = create_session(d, key)
+        token = grant(d, key, s["id"], HOST)["token"]
+
+        async def scenario():
+            first = await Peer.connect(d, "first")
+            second = await Peer.connect(d, "second")
+            with self.assertRaises(websockets.InvalidStatusCode) as ctx:
+                await Peer.connect(d, "third")
+            self.assertEqual(ctx.exception.status_code, 429)
+            await first.close()
+            await second.close()
+
+            async def admitted():
+                try:
+                    return await Peer.connect(d, "after")
+                except websockets.InvalidStatusCode:
+                    return None
+
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 15
+            peer = None
+            while peer is None and loop.time() < end:
+                peer = await admitted()
+                if peer is None:
+                    await asyncio.sleep(0.1)  # the closed sockets are released within the close handshake
+            self.assertIsNotNone(peer, "the address's slots were not released")
+            self.assertEqual((await peer.join(token))["self"]["id"], HOST)
+            await peer.close()
+
+        run(scenario())
+        r = d.request("GET", "/api/v1/signal")  # the REST side is not limited by it
+        self.assertStatus(r, 400, "WEBSOCKET_HANDSHAKE_FAILED")
+
+
 if __name__ == "__main__":
     harness.main()

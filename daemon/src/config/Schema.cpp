@@ -167,6 +167,10 @@ const std::vector<GroupSpec>& coreSchema() {
                      86400),
              setting("max_connections", T::Int, "2000",
                      "Signaling WebSockets held at once; the upgrade is refused with 503 above.", false, 1, 100000),
+             setting("max_connections_per_address", T::Int, "200",
+                     "Signaling WebSockets one client address may hold (a reverse proxy counts as one); the "
+                     "upgrade is refused with 429 above.",
+                     false, 1, 100000),
              setting("worker_threads", T::Int, "2",
                      "Threads reading and writing frames for all signaling connections (no thread per socket).",
                      false, 1, 64),

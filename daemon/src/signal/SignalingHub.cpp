@@ -84,10 +84,12 @@ private:
 };
 
 struct SignalingHub::Connection {
-    Connection(ConnectionId id_, Poco::Net::WebSocket socket_) : id(id_), socket(std::move(socket_)) {
+    Connection(ConnectionId id_, Poco::Net::WebSocket socket_, std::string address_)
+        : id(id_), address(std::move(address_)), socket(std::move(socket_)) {
         fd = socket.impl()->sockfd();
     }
     const ConnectionId id;
+    const std::string address;
     Poco::Net::WebSocket socket;
     int fd = -1;
     const std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
@@ -153,6 +155,7 @@ void SignalingHub::stop() {
     {
         std::lock_guard lock(connectionsMutex_);
         connections_.clear();
+        perAddress_.clear();
     }
     ::close(wakeFd_);
     ::close(epollFd_);
@@ -164,17 +167,26 @@ bool SignalingHub::full() const {
     return connections_.size() >= options_.maxConnections;
 }
 
+bool SignalingHub::fullFor(const std::string& address) const {
+    std::lock_guard lock(connectionsMutex_);
+    const auto it = perAddress_.find(address);
+    return it != perAddress_.end() && it->second >= options_.maxConnectionsPerAddress;
+}
+
 std::size_t SignalingHub::connectionCount() const {
     std::lock_guard lock(connectionsMutex_);
     return connections_.size();
 }
 
-bool SignalingHub::adopt(Poco::Net::WebSocket socket) {
+bool SignalingHub::adopt(Poco::Net::WebSocket socket, const std::string& address) {
     const ConnectionId id = nextId_++;
-    auto connection = std::make_shared<Connection>(id, std::move(socket));
+    auto connection = std::make_shared<Connection>(id, std::move(socket), address);
     {
         std::lock_guard lock(connectionsMutex_);
-        if (!running_ || connections_.size() >= options_.maxConnections) {
+        auto& fromAddress = perAddress_[address];
+        if (!running_ || connections_.size() >= options_.maxConnections ||
+            fromAddress >= options_.maxConnectionsPerAddress) {
+            if (fromAddress == 0) perAddress_.erase(address);
             try {
                 connection->socket.shutdown(1013, "signaling is at capacity; try again later");
                 connection->socket.close();
@@ -184,6 +196,7 @@ bool SignalingHub::adopt(Poco::Net::WebSocket socket) {
             return false;
         }
         connections_.emplace(id, connection);
+        ++fromAddress;
     }
     try {
         connection->socket.setMaxPayloadSize(static_cast<int>(options_.maxMessageBytes));
@@ -499,7 +512,10 @@ void SignalingHub::drop(const std::shared_ptr<Connection>& connection) {
     ::shutdown(connection->fd, SHUT_RDWR);
     {
         std::lock_guard lock(connectionsMutex_);
-        connections_.erase(connection->id);
+        if (connections_.erase(connection->id) != 0) {
+            const auto it = perAddress_.find(connection->address);
+            if (it != perAddress_.end() && --it->second == 0) perAddress_.erase(it);
+        }
     }
     if (rooms_ != nullptr) rooms_->onDisconnected(connection->id);
 }

@@ -37,6 +37,7 @@ namespace consultd::signal {
 
 struct HubOptions {
     std::size_t maxConnections = 2000;
+    std::size_t maxConnectionsPerAddress = 200;
     int workerThreads = 2;
     std::size_t sendQueueMessages = 256;
     std::size_t maxMessageBytes = 65536;
@@ -58,11 +59,14 @@ public:
     /// Closes every connection (1001 going away) and joins the threads.
     void stop();
 
-    /// Takes over a WebSocket whose handshake is done. False (and the socket
-    /// is closed with 1013) when the hub is full or stopped.
-    bool adopt(Poco::Net::WebSocket socket);
-    /// Whether adopt() would refuse a new connection now.
+    /// Takes over a WebSocket whose handshake is done, from client `address`.
+    /// False (and the socket is closed with 1013) when the hub is full, the
+    /// address holds its maximum, or the hub is stopped.
+    bool adopt(Poco::Net::WebSocket socket, const std::string& address);
+    /// Whether adopt() would refuse a new connection now (in all).
     bool full() const;
+    /// Whether `address` holds maxConnectionsPerAddress sockets now.
+    bool fullFor(const std::string& address) const;
     std::size_t connectionCount() const;
 
     void send(ConnectionId connection, std::string text) override;
@@ -93,6 +97,7 @@ private:
     std::unique_ptr<WorkerPool> workers_;
     mutable std::mutex connectionsMutex_;
     std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections_;
+    std::unordered_map<std::string, std::size_t> perAddress_;  // guarded by connectionsMutex_
 };
 
 }  // namespace consultd::signal

@@ -104,6 +104,8 @@ SignalingLimits limitsFrom(const config::Config& config) {
 HubOptions hubOptionsFrom(const config::Config& config) {
     HubOptions options;
     options.maxConnections = static_cast<std::size_t>(config.getInt("signaling.max_connections"));
+    options.maxConnectionsPerAddress =
+        static_cast<std::size_t>(config.getInt("signaling.max_connections_per_address"));
     options.workerThreads = static_cast<int>(config.getInt("signaling.worker_threads"));
     options.sendQueueMessages = static_cast<std::size_t>(config.getInt("signaling.send_queue_messages"));
     options.maxMessageBytes = static_cast<std::size_t>(config.getInt("signaling.max_message_bytes"));

@@ -28,6 +28,11 @@ public:
         if (raw.has("Origin") && !signal::originAllowed(raw.get("Origin"), signaling_.publicUrl())) {
             throw ApiError(403, "ORIGIN_NOT_ALLOWED", "the Origin of this WebSocket is not the appliance's public URL");
         }
+        const std::string address = request.clientAddress();
+        if (signaling_.hub().fullFor(address)) {
+            throw ApiError(429, "RATE_LIMITED", "this client address holds its maximum of signaling connections")
+                .withRetryAfter(10);
+        }
         if (signaling_.hub().full()) {
             throw ApiError(503, "SIGNALING_UNAVAILABLE", "signaling is at its connection limit; try again later")
                 .withRetryAfter(5);
@@ -45,7 +50,7 @@ public:
         // The 101 response is sent and the socket detached: the dispatcher
         // must not write another response (it checks response.sent()).
         response.status = 101;
-        signaling_.hub().adopt(std::move(*socket));
+        signaling_.hub().adopt(std::move(*socket), address);
     }
 
 private:
