@@ -86,14 +86,11 @@ Capabilities VonageProvider::capabilities() const {
 }
 
 RoomInfo VonageProvider::createRoom(const SessionView& session) {
-    try {
-        RoomInfo room{rest_->createSession(config_.archiveMode, config_.mediaMode)};
-        context_.log(LogLevel::Info, "vonage: created a Vonage session for session " + session.id);
-        return room;
-    } catch (const ProviderUnavailable& error) {
-        context_.log(LogLevel::Warning, std::string("vonage: session ") + session.id + ": " + error.what());
-        throw;
-    }
+    // Failures are not logged here: the daemon logs every provider exception
+    // once, with the session and route, and a second line would only repeat it.
+    RoomInfo room{rest_->createSession(config_.archiveMode, config_.mediaMode)};
+    context_.log(LogLevel::Info, "vonage: created a Vonage session for session " + session.id);
+    return room;
 }
 
 void VonageProvider::closeRoom(const SessionView& session) {

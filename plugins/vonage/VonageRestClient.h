@@ -12,7 +12,6 @@
 #include <Poco/Net/Context.h>
 #include <Poco/URI.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
