@@ -168,17 +168,17 @@ class CheckConfigTest(unittest.TestCase):
         self.assertInvalid(confd / "50-jitsi.conf", 3, "providers.jitsi.token_ttl", r"unknown setting")
 
     def test_enabled_provider_without_plugin(self):
-        self.write(replace={"  };\n};\nturn": "  };\n  vonage = {\n    enabled = true;\n  };\n};\nturn"})
+        self.write(replace={"  };\n};\nturn": "  };\n  acmevideo = {\n    enabled = true;\n  };\n};\nturn"})
         proc = self.check()
         self.assertNotEqual(proc.returncode, 0, proc.stderr)
-        errors = [e for e in self.errors(proc) if e["setting"].startswith("providers.vonage")]
+        errors = [e for e in self.errors(proc) if e["setting"].startswith("providers.acmevideo")]
         self.assertTrue(errors, proc.stderr)
         self.assertEqual(errors[0]["file"], str(self.conf))
         self.assertIn(errors[0]["line"], ("20", "21"), proc.stderr)
         self.assertRegex(errors[0]["problem"], r"no plugin", proc.stderr)
 
     def test_disabled_provider_without_plugin_is_fine(self):
-        self.write(replace={"  };\n};\nturn": "  };\n  vonage = {\n    enabled = false;\n    region = \"eu\";\n  };\n};\nturn"})
+        self.write(replace={"  };\n};\nturn": "  };\n  acmevideo = {\n    enabled = false;\n    region = \"eu\";\n  };\n};\nturn"})
         proc = self.check()
         self.assertEqual(proc.returncode, 0, proc.stderr)
 
