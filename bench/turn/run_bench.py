@@ -191,7 +191,19 @@ def run_loadgen(loadgen, server, secret, rate, duration, sessions, size, client_
 
 
 def build_loadgen(runner, tmp):
-    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(runner))), "turn", "libconsultd-turn.a")
+    # The relay library of the build the runner came from: walk up from the
+    # runner (build/tests/daemon/turn/turn_relay_runner) to a folder holding
+    # daemon/turn/libconsultd-turn.a (or turn/libconsultd-turn.a).
+    lib = None
+    folder = os.path.dirname(os.path.abspath(runner))
+    while lib is None and folder != os.path.dirname(folder):
+        for candidate in ("daemon/turn/libconsultd-turn.a", "turn/libconsultd-turn.a"):
+            if os.path.exists(os.path.join(folder, candidate)):
+                lib = os.path.join(folder, candidate)
+                break
+        folder = os.path.dirname(folder)
+    if lib is None:
+        sys.exit("libconsultd-turn.a not found above " + runner + "; build the consultd-turn target")
     out = os.path.join(tmp, "turn_loadgen")
     cmd = ["g++", "-std=c++20", "-O2", "-Wall", "-Wextra", "-I" + os.path.join(ROOT, "daemon/turn/include"),
            "-I" + os.path.join(ROOT, "daemon/turn/src"), os.path.join(HERE, "turn_loadgen.cpp"), lib,
