@@ -109,10 +109,7 @@ std::string JaasTokenBuilder::signToken(std::string_view room, const Participant
     // JaaS wants the string, not a JSON boolean.
     user->set("moderator", std::string(features.moderator ? "true" : "false"));
 
-    auto context = Poco::makeShared<Poco::JSON::Object>();
-    context->set("user", user);
-    context->set("features", featuresClaim(features));
-    token.payload().set("context", context);
+    setContextClaim(token, user, featuresClaim(features));
 
     return signer_.sign(token, Poco::JWT::Signer::ALGO_RS256);
 }

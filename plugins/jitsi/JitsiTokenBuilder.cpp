@@ -64,10 +64,7 @@ std::string JitsiTokenBuilder::signToken(std::string_view room, const Participan
     user->set("moderator", std::string(features.moderator ? "true" : "false"));
     user->set("affiliation", std::string(features.moderator ? "owner" : "member"));
 
-    auto context = Poco::makeShared<Poco::JSON::Object>();
-    context->set("user", user);
-    context->set("features", featuresClaim(features));
-    token.payload().set("context", context);
+    setContextClaim(token, user, featuresClaim(features));
 
     return signer_.sign(token, Poco::JWT::Signer::ALGO_HS256);
 }

@@ -35,4 +35,11 @@ Poco::JSON::Object::Ptr userClaim(const ParticipantView& participant) {
     return user;
 }
 
+void setContextClaim(Poco::JWT::Token& token, Poco::JSON::Object::Ptr user, Poco::JSON::Object::Ptr features) {
+    auto context = Poco::makeShared<Poco::JSON::Object>();
+    context->set("user", user);
+    context->set("features", features);
+    token.payload().set("context", context);
+}
+
 }  // namespace consultd::jitsi

@@ -38,4 +38,7 @@ std::int64_t setValidity(Poco::JWT::Token& token, std::int64_t now, std::chrono:
 /// known to consultd, so `avatar` is always "".
 Poco::JSON::Object::Ptr userClaim(const ParticipantView& participant);
 
+/// Sets `context` = {user, features}, the shape both Jitsi flavours read.
+void setContextClaim(Poco::JWT::Token& token, Poco::JSON::Object::Ptr user, Poco::JSON::Object::Ptr features);
+
 }  // namespace consultd::jitsi
