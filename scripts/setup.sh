@@ -45,6 +45,23 @@ make_secret() {  # make_secret FILE BYTES: random secret, mode 0600, never overw
   log "created secret $file"
 }
 
+install_browser_test_deps() {
+  # Node: any installed node >= 18 will do (this machine may have one outside
+  # dpkg); otherwise Debian's.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    log "installing Debian packages: nodejs npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  # playwright-core only (it drives /usr/bin/chromium; it downloads no browser).
+  if [ ! -d tests/browser/node_modules/playwright-core ] ||
+     [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+    log "npm ci in tests/browser"
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 build() {
   log "building in $BUILD_DIR (-j$JOBS)"
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -52,6 +69,7 @@ build() {
 }
 
 install_packages
+install_browser_test_deps
 build
 make_secret state/secrets/jitsi_app_secret 48
 make_secret state/secrets/turn_secret 48

@@ -286,7 +286,7 @@ class Daemon:
                 "private_key_file": "secrets/jaas_private_key.pem",
             }
         return {
-            "server": {"listen_address": "127.0.0.1", "port": 0},
+            "server": {"listen_address": "127.0.0.1", "port": 0, "web_root": str(SOURCE_DIR / "web")},
             "storage": {"state_dir": "state"},
             "security": {"token_rate_per_minute": 10},
             "providers": providers,

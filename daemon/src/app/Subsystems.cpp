@@ -1,6 +1,7 @@
 #include "app/Subsystems.h"
 
 #include "http/routes/Routes.h"
+#include "http/routes/WebRoutes.h"
 #include "util/Time.h"
 
 #include <Poco/Logger.h>
@@ -143,6 +144,7 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
     });
     runtime_.router = std::make_unique<http::Router>();
     http::routes::registerApiRoutes(*runtime_.router, *runtime_.services, runtime_.signaling.get());
+    http::routes::registerWebRoutes(*runtime_.router, *runtime_.services);
     runtime_.http = std::make_unique<http::HttpService>(runtime_.configSource(), *runtime_.router, *runtime_.store,
                                                         runtime_.metrics);
     runtime_.http->start();

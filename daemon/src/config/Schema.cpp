@@ -62,6 +62,10 @@ const std::vector<GroupSpec>& coreSchema() {
                      3600),
              setting("metrics_require_auth", T::Bool, "true",
                      "Require an API key with the metrics:read or admin scope for GET /metrics."),
+             setting("web_root", T::String, "/usr/share/consultd/web",
+                     "Folder of the web pages (admin console, join page, kiosk) served at /admin, /join, /kiosk "
+                     "and /static; relative paths are relative to the config file's folder. Empty disables the "
+                     "pages."),
          }},
         {"storage",
          "Where consultd keeps its state.",

@@ -29,12 +29,19 @@ Router::Match Router::match(const std::string& method, const std::string& path) 
     Match result;
     const auto segments = splitPath(path);
     for (const auto& entry : entries_) {
-        if (entry.segments.size() != segments.size()) continue;
+        // "{*name}" as the last pattern segment captures one or more remaining
+        // segments, joined with '/'.
+        const bool rest = !entry.segments.empty() && entry.segments.back().rfind("{*", 0) == 0;
+        if (rest ? segments.size() < entry.segments.size() : entry.segments.size() != segments.size()) continue;
         std::map<std::string, std::string> params;
         bool ok = true;
-        for (std::size_t i = 0; i < segments.size() && ok; ++i) {
+        for (std::size_t i = 0; i < entry.segments.size() && ok; ++i) {
             const auto& want = entry.segments[i];
-            if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+            if (rest && i + 1 == entry.segments.size()) {
+                std::string joined;
+                for (std::size_t j = i; j < segments.size(); ++j) joined += (j == i ? "" : "/") + segments[j];
+                params[want.substr(2, want.size() - 3)] = joined;
+            } else if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
                 params[want.substr(1, want.size() - 2)] = segments[i];
             } else {
                 ok = want == segments[i];

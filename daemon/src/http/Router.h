@@ -1,7 +1,8 @@
 #pragma once
 // Route table: method + path pattern ("/api/v1/sessions/{id}/start") -> route.
 // Matching splits the path into segments once and compares segment by
-// segment; "{name}" captures one segment.
+// segment; "{name}" captures one segment, and "{*name}" as the last
+// segment captures the rest of the path (one or more segments, joined by /).
 // Thread-safety: built once at start, then read-only (thread-safe to match).
 
 #include "http/Route.h"

@@ -17,6 +17,7 @@ class RouterTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(reportsAllowedMethods);
     CPPUNIT_TEST(noMatchForOtherShapes);
     CPPUNIT_TEST(headMatchesGet);
+    CPPUNIT_TEST(restParameterTakesRemainingSegments);
     CPPUNIT_TEST_SUITE_END();
 
     Router router_;
@@ -54,6 +55,20 @@ public:
     }
 
     void headMatchesGet() { CPPUNIT_ASSERT(router_.match("HEAD", "/api/v1/sessions/x").entry != nullptr); }
+
+    void restParameterTakesRemainingSegments() {
+        router_.add("GET", "/static/{*path}", "", std::make_unique<Named>());
+        auto m = router_.match("GET", "/static/common/base.css");
+        CPPUNIT_ASSERT(m.entry != nullptr);
+        CPPUNIT_ASSERT_EQUAL(std::string("common/base.css"), m.params["path"]);
+        m = router_.match("GET", "/static/a.js");
+        CPPUNIT_ASSERT(m.entry != nullptr);
+        CPPUNIT_ASSERT_EQUAL(std::string("a.js"), m.params["path"]);
+        // At least one segment: the bare prefix is not a file.
+        CPPUNIT_ASSERT(router_.match("GET", "/static").entry == nullptr);
+        CPPUNIT_ASSERT(router_.match("GET", "/static/").entry == nullptr);
+        CPPUNIT_ASSERT(router_.match("GET", "/other/a.js").entry == nullptr);
+    }
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(RouterTest);
