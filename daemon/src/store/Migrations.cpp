@@ -107,8 +107,41 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 )sql";
 
+// Local recordings (issue 4): one row per recorded file, native (the daemon's
+// recorder, one file per sending participant) or imported from a provider's
+// archive. No foreign key to sessions: a recording row (and its audit trail)
+// must outlive whatever happens to the session row, and deleting a file is
+// the recording service's job, never a cascade. Status "deleted" keeps the
+// row so the audit entries keep pointing at something.
+constexpr const char* kV2Recordings = R"sql(
+CREATE TABLE recordings (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT    NOT NULL UNIQUE,
+    session_id      TEXT    NOT NULL,
+    participant_id  TEXT    NOT NULL DEFAULT '',
+    source          TEXT    NOT NULL CHECK (source IN ('native', 'import')),
+    status          TEXT    NOT NULL CHECK (status IN ('recording', 'available', 'failed', 'deleted')),
+    reason          TEXT    NOT NULL DEFAULT '',
+    file_name       TEXT    NOT NULL DEFAULT '',
+    container       TEXT    NOT NULL DEFAULT '',
+    tracks          TEXT    NOT NULL DEFAULT '',
+    bytes           INTEGER NOT NULL DEFAULT 0,
+    duration_ms     INTEGER NOT NULL DEFAULT 0,
+    external_id     TEXT    NOT NULL DEFAULT '',
+    created_at      INTEGER NOT NULL,
+    finished_at     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX recordings_by_session    ON recordings (session_id, seq);
+CREATE INDEX recordings_by_status     ON recordings (status, seq);
+CREATE INDEX recordings_by_created_at ON recordings (created_at);
+-- One import per provider archive: an import retried after a crash finds its row.
+CREATE UNIQUE INDEX recordings_one_per_external_id ON recordings (session_id, external_id)
+    WHERE external_id != '';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "sessions, participants, events, api keys, audit log", kV1Core},
+    {2, "recordings", kV2Recordings},
     // Append new steps here: {2, "...", R"sql(...)sql"}, ...
 };
 

@@ -329,6 +329,14 @@ StoreStats Store::stats() const {
     return stats;
 }
 
+Writer& Store::writer() const {
+    return *impl_->writer;
+}
+
+ReadPool& Store::readPool() const {
+    return *impl_->readers;
+}
+
 // ---- sessions ------------------------------------------------------------------------
 
 SessionRecord Store::insertSession(const SessionRecord& session, const AuditRecord& audit) {

@@ -19,6 +19,9 @@
 
 namespace consultd::store {
 
+class Writer;
+class ReadPool;
+
 /// The schema version this binary knows (highest migration).
 int binarySchemaVersion();
 
@@ -228,6 +231,12 @@ public:
 
     /// Writer counters, cheap enough for every /metrics scrape.
     StoreStats stats() const;
+
+    /// The single writer and the read pool, for the table-specific store
+    /// classes of this folder (RecordingStore) so each table keeps its SQL in
+    /// its own file. Valid as long as the Store lives.
+    Writer& writer() const;
+    ReadPool& readPool() const;
 
 private:
     struct Impl;
