@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 "$CXX" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$SRC/daemon/src" -I"$SRC/daemon/include" \
   "$SRC/tests/signal/fuzz_signal_messages.cpp" "$SRC/daemon/src/signal/SignalingRooms.cpp" \
-  "$SRC/daemon/src/util/Time.cpp" -o "$OUT/fuzz_signal_messages" -lPocoJSON -lPocoFoundation
+  "$SRC/daemon/src/util/Time.cpp" "$SRC/daemon/src/log/LogContext.cpp" -o "$OUT/fuzz_signal_messages" -lPocoJSON -lPocoFoundation
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 cp "$SRC/tests/signal/corpus/"* "$corpus/"

@@ -1,5 +1,7 @@
 #include "core/SessionService.h"
 
+#include "log/LogContext.h"
+
 #include "util/Crypto.h"
 #include "util/Time.h"
 
@@ -147,6 +149,7 @@ std::pair<store::SessionRecord, bool> SessionService::create(const CreateSession
     details.set("mode", session.mode);
     try {
         auto stored = store_.insertSession(session, audit(actor, "session.created", session.id, details));
+        log::LogScope::setSession(stored.id);
         Poco::Logger::get("sessions").information("session " + stored.id + " created (provider " + stored.provider +
                                                   ", request " + actor.requestId + ")");
         return {stored, true};

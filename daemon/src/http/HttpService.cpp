@@ -1,5 +1,7 @@
 #include "http/HttpService.h"
 
+#include "log/LogContext.h"
+
 #include "core/ApiError.h"
 #include "store/Store.h"
 #include "util/Crypto.h"
@@ -166,6 +168,7 @@ public:
         const auto started = std::chrono::steady_clock::now();
         const auto config = service_.config_();
         const std::string requestId = requestIdFor(raw);
+        log::LogScope logScope(requestId);
         Response response;
         std::string routeName = "unmatched";
         bool closeConnection = false;
@@ -184,6 +187,12 @@ public:
             }
             routeName = match.entry->pattern;
             request.params = match.params;
+            // Lines logged while serving /api/v1/sessions/{id}/... name the session.
+            if (match.entry->pattern.rfind("/api/v1/sessions/{id}", 0) == 0) {
+                static const std::regex kSafeId("[A-Za-z0-9._-]{1,64}");
+                const auto& id = request.param("id");
+                if (std::regex_match(id, kSafeId)) log::LogScope::setSession(id);
+            }
             if (!match.entry->scope.empty()) authenticate(request, match.entry->scope, *config);
             match.entry->route->handle(request, response);
         } catch (...) {
@@ -199,7 +208,7 @@ public:
         auto& logger = Poco::Logger::get("http");
         if (logger.debug()) {
             logger.debug(raw.getMethod() + " " + routeName + " " + std::to_string(response.status) + " " +
-                         std::to_string(static_cast<int>(seconds * 1e6)) + "us request_id=" + requestId);
+                         std::to_string(static_cast<int>(seconds * 1e6)) + "us");  // LogContext adds request_id=
         }
     }
 

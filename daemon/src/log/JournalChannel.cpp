@@ -1,5 +1,7 @@
 #include "log/JournalChannel.h"
 
+#include "log/LogContext.h"
+
 #include <Poco/AutoPtr.h>
 #include <Poco/Logger.h>
 #include <Poco/Message.h>
@@ -33,6 +35,10 @@ void JournalChannel::log(const Poco::Message& msg) {
     line += msg.getSource();
     line += ": ";
     for (char c : msg.getText()) line += (c == '\n' || c == '\r') ? ' ' : c;  // one entry per line
+    // Ids are generated or validated ([A-Za-z0-9._-]) before they get here.
+    const LogContext& context = currentLogContext();
+    if (!context.requestId.empty()) line += " request_id=" + context.requestId;
+    if (!context.sessionId.empty()) line += " session_id=" + context.sessionId;
     line += '\n';
     std::size_t written = 0;
     while (written < line.size()) {

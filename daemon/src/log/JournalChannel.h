@@ -1,6 +1,8 @@
 #pragma once
 // A Poco logging channel that writes one line per message to stderr with the
 // syslog priority prefix ("<3>" .. "<7>") that journald turns into a level.
+// The calling thread's LogContext (request id, session id) is appended to
+// each line as request_id=... session_id=....
 // Thread-safe: one write(2) per line, so lines from threads never interleave.
 
 #include <Poco/Channel.h>

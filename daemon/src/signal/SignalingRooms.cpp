@@ -1,5 +1,6 @@
 #include "signal/SignalingRooms.h"
 
+#include "log/LogContext.h"
 #include "util/Time.h"
 
 #include <Poco/JSON/Object.h>
@@ -163,6 +164,7 @@ void SignalingRooms::onMessage(ConnectionId connection, const std::string& body)
             return;
         }
         if (!state.sessionId.empty()) {
+            const log::LogScope logScope({}, state.sessionId);
             if (type == "join") {
                 violation(connection, state, "ALREADY_JOINED", "this connection has joined already");
                 return;
