@@ -1,6 +1,7 @@
 #include "app/Cli.h"
 
 #include "app/ConsultdApplication.h"
+#include "app/DeviceCli.h"
 #include "config/Config.h"
 #include "consultd/provider.h"
 #include "core/ApiError.h"
@@ -55,7 +56,7 @@ constexpr const char* kDefaultConfig = "/etc/consultd/consultd.conf";
 
 const std::vector<std::string>& commandWords() {
     static const std::vector<std::string> words = {"apikey", "audit",  "session", "status",
-                                                   "backup", "restore", "check-config", "help", "recording"};
+                                                   "backup", "restore", "check-config", "help", "recording", "device"};
     return words;
 }
 
@@ -73,6 +74,8 @@ Admin commands, run on the appliance (as root or the consultd user):
   backup FILE                        online copy of the database (consistent while the daemon runs)
   restore FILE                       replace the database with a backup (daemon must be stopped)
   audit verify                       check the audit log's hash chain
+  device create --name NAME [--room ROOM]   register an exam-room kiosk (prints its enrollment code once)
+  device list | enrollment-code ID | revoke ID
   audit export [--format csv|jsonl] [--output FILE] [--after SEQ]
   recording decrypt|repair|info ...  offline tools for encrypted recording files
                                      (consultd recording --help)
@@ -81,7 +84,7 @@ Options for every command:
   --config FILE   configuration (default /etc/consultd/consultd.conf, plus conf.d/*.conf)
   --json          machine-readable output on stdout
 
-Not available yet (later releases): admin users, devices, and recording
+Not available yet (later releases): admin users, and recording
 list/export/delete (recordings are not stored by the daemon yet).
 
 Exit codes: 0 ok, 1 failed (status: daemon not answering), 2 usage, 78 configuration error.
@@ -402,7 +405,7 @@ int apikey(const Args& args) {
         for (const auto& scope : scopes) {
             const auto& known = http::knownScopes();
             if (std::find(known.begin(), known.end(), scope) == known.end()) {
-                std::cerr << "unknown scope \"" << scope << "\" (known: sessions:read, sessions:write, metrics:read, admin)\n";
+                std::cerr << "unknown scope \"" << scope << "\" (known: sessions:read, sessions:write, metrics:read, devices:write, admin)\n";
                 return kUsage;
             }
         }
@@ -884,6 +887,10 @@ bool isCliCommand(const char* word) {
 int runCli(int argc, char** argv) {
     // `consultctl <command>` is `consultd <command>` (the package installs a symlink).
     if (argc > 1 && std::strcmp(argv[1], "recording") == 0) return recording::runRecordingCommand(argc, argv);
+    if (argc > 1 && std::strcmp(argv[1], "device") == 0) {
+        ::umask(0027);
+        return runDeviceCommand(argc, argv);
+    }
     // As the unit's UMask=: a database the command creates is not world-readable.
     ::umask(0027);
     const Args args = parse(argc, argv, 1);

@@ -7,7 +7,9 @@
 // initialisation (one thread) and read-only afterwards.
 
 #include "config/Config.h"
+#include "core/DeviceService.h"
 #include "core/IceServerMinter.h"
+#include "core/InviteService.h"
 #include "core/Metrics.h"
 #include "core/SessionService.h"
 #include "http/ApiServices.h"
@@ -48,6 +50,8 @@ struct Runtime {
     std::shared_ptr<const core::IceServerMinter> iceMinter;
     std::mutex iceMutex;
     std::unique_ptr<core::SessionService> sessions;
+    std::unique_ptr<core::InviteService> invites;  // made with the HTTP service
+    std::unique_ptr<core::DeviceService> devices;  // made with the HTTP service
     std::unique_ptr<http::ApiServices> services;
     std::unique_ptr<http::Router> router;
     std::unique_ptr<http::HttpService> http;

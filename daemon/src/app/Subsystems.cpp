@@ -124,6 +124,12 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
     runtime_.services = std::make_unique<http::ApiServices>(http::ApiServices{
         *runtime_.sessions, *runtime_.store, *runtime_.plugins, runtime_.metrics, runtime_.configSource(),
         [this](const std::string& s, const std::string& p) { return runtime_.mintIceServers(s, p); }});
+    runtime_.invites = std::make_unique<core::InviteService>(*runtime_.store, *runtime_.sessions,
+                                                             runtime_.configSource(),
+                                                             [this] { return runtime_.publicUrl(); });
+    runtime_.devices = std::make_unique<core::DeviceService>(*runtime_.store, runtime_.configSource());
+    runtime_.services->invites = runtime_.invites.get();
+    runtime_.services->devices = runtime_.devices.get();
     runtime_.signaling = std::make_unique<signal::SignalingService>(*runtime_.currentConfig(), *runtime_.sessions,
                                                                     *runtime_.signalingTokens);
     signal::SignalingService* signaling = runtime_.signaling.get();
@@ -163,6 +169,8 @@ void HttpSubsystem::uninitialize() {
     runtime_.http.reset();
     runtime_.router.reset();
     runtime_.services.reset();
+    runtime_.invites.reset();
+    runtime_.devices.reset();
     runtime_.sessions.reset();
     runtime_.signaling.reset();
 }

@@ -99,6 +99,25 @@ const std::vector<GroupSpec>& coreSchema() {
              setting("max_metadata_bytes", T::Int, "4096", "Largest metadata object of a session.", true, 2,
                      65536),
          }},
+        {"invites",
+         "Invite links to the appliance's join page (POST /api/v1/sessions/{id}/invites).",
+         {
+             setting("ttl_seconds", T::Int, "14400",
+                     "How long an invite link stays valid. The browser that opened it first may open it again "
+                     "until then, and while its session is active.",
+                     true, 300, 604800),
+             setting("redeem_rate_per_minute", T::Int, "30",
+                     "Invite redemptions (join page loads and reloads) per client address per minute (429 above).",
+                     true, 1, 100000),
+         }},
+        {"devices",
+         "Exam-room devices (kiosks at /kiosk) and their enrollment codes.",
+         {
+             setting("enrollment_code_ttl_seconds", T::Int, "86400",
+                     "How long a device enrollment code can be used (once).", true, 300, 2592000),
+             setting("enroll_rate_per_minute", T::Int, "10",
+                     "Enrollment attempts per client address per minute (429 above).", true, 1, 10000),
+         }},
         {"providers",
          "Provider plugins. Each provider has a sub-group named after it (see the provider sections).",
          {

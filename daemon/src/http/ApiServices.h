@@ -3,6 +3,8 @@
 
 #include "config/Config.h"
 #include "consultd/provider.h"
+#include "core/DeviceService.h"
+#include "core/InviteService.h"
 #include "core/Metrics.h"
 #include "core/SessionService.h"
 #include "plugins/PluginHost.h"
@@ -22,6 +24,10 @@ struct ApiServices {
     core::ConfigSource config;
     /// ICE servers with fresh credentials for a participant (may be empty).
     plugins::IceServerSource iceServers;
+    /// Invite links and their redemption (join page); set before serving.
+    core::InviteService* invites = nullptr;
+    /// Exam-room devices and kiosk enrollment; set before serving.
+    core::DeviceService* devices = nullptr;
 };
 
 }  // namespace consultd::http

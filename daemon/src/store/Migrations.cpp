@@ -139,9 +139,48 @@ CREATE UNIQUE INDEX recordings_one_per_external_id ON recordings (session_id, ex
     WHERE external_id != '';
 )sql";
 
+// Invite links to the join page and exam-room devices (kiosks). Secrets are
+// stored only as hex SHA-256: the invite id of a link, the rejoin credential
+// bound to the first browser that redeemed it, a device's enrollment code and
+// its long-lived credential.
+constexpr const char* kV3InvitesDevices = R"sql(
+CREATE TABLE invites (
+    id_hash          TEXT    PRIMARY KEY,          -- SHA-256 of the invite id in the link
+    session_id       TEXT    NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    participant_id   TEXT    NOT NULL,
+    created_by       TEXT    NOT NULL DEFAULT '',
+    created_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    redeemed_at      INTEGER NOT NULL DEFAULT 0,
+    rejoin_hash      TEXT    NOT NULL DEFAULT '',  -- SHA-256 of the bound browser's rejoin credential
+    last_used_at     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX invites_by_session ON invites (session_id);
+CREATE INDEX invites_by_expiry  ON invites (expires_at);
+
+CREATE TABLE devices (
+    id                     TEXT    PRIMARY KEY,    -- "dev_" + random; the device's participant id
+    name                   TEXT    NOT NULL,
+    room_name              TEXT    NOT NULL DEFAULT '',
+    status                 TEXT    NOT NULL CHECK (status IN ('pending', 'enrolled', 'revoked')),
+    enrollment_code_hash   TEXT    NOT NULL DEFAULT '',
+    enrollment_expires_at  INTEGER NOT NULL DEFAULT 0,
+    credential_hash        TEXT    NOT NULL DEFAULT '',
+    enrolled_at            INTEGER NOT NULL DEFAULT 0,
+    last_seen_at           INTEGER NOT NULL DEFAULT 0,
+    created_at             INTEGER NOT NULL,
+    revoked_at             INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX devices_by_enrollment_code ON devices (enrollment_code_hash)
+    WHERE enrollment_code_hash != '';
+-- A kiosk asks for its next and active sessions every few seconds.
+CREATE INDEX sessions_by_device ON sessions (device_id, status) WHERE device_id != '';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "sessions, participants, events, api keys, audit log", kV1Core},
     {2, "recordings", kV2Recordings},
+    {3, "invites, devices", kV3InvitesDevices},
     // Append new steps here: {2, "...", R"sql(...)sql"}, ...
 };
 

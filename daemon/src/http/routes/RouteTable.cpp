@@ -13,11 +13,24 @@ void registerApiRoutes(Router& router, ApiServices& s, signal::SignalingService*
     router.add("POST", "/api/v1/sessions/{id}/cancel", write, makeCancelSession(s));
     router.add("POST", "/api/v1/sessions/{id}/token", write, makeIssueToken(s));
     router.add("GET", "/api/v1/sessions/{id}/can-join", read, makeCanJoin(s));
+    router.add("POST", "/api/v1/sessions/{id}/invites", write, makeCreateInvite(s));
     router.add("POST", "/api/v1/sessions/{id}/events", write, makePostEvent(s));
     router.add("GET", "/api/v1/sessions/{id}/events", read, makeListEvents(s));
     router.add("GET", "/api/v1/sessions/{id}/analytics", read, makeAnalytics(s));
     router.add("GET", "/api/v1/providers", read, makeListProviders(s));
     router.add("GET", "/api/v1/ice-servers", write, makeIceServers(s));
+    // Exam-room devices (kiosks).
+    const std::string devices = "devices:write";
+    router.add("GET", "/api/v1/devices", devices, makeListDevices(s));
+    router.add("POST", "/api/v1/devices", devices, makeCreateDevice(s));
+    router.add("POST", "/api/v1/devices/{id}/enrollment-code", devices, makeNewEnrollmentCode(s));
+    router.add("POST", "/api/v1/devices/{id}/revoke", devices, makeRevokeDevice(s));
+    // Public, for the appliance's own pages: an invite id, an enrollment code
+    // or the device cookie authenticates; each is rate-limited per address.
+    router.add("POST", "/api/v1/invites/redeem", "", makeRedeemInvite(s));
+    router.add("POST", "/api/v1/kiosk/enroll", "", makeKioskEnroll(s));
+    router.add("GET", "/api/v1/kiosk/state", "", makeKioskState(s));
+    router.add("POST", "/api/v1/kiosk/grant", "", makeKioskGrant(s));
     router.add("GET", "/healthz", "", makeHealthz(s));
     router.add("GET", "/readyz", "", makeReadyz(s));
     router.add("GET", "/api/v1/healthz", "", makeHealthz(s));

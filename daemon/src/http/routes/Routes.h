@@ -27,6 +27,16 @@ std::unique_ptr<Route> makeAnalytics(ApiServices& services);
 std::unique_ptr<Route> makeListProviders(ApiServices& services);
 std::unique_ptr<Route> makeIceServers(ApiServices& services);
 std::unique_ptr<Route> makeHealthz(ApiServices& services);
+// Join page, devices and kiosks.
+std::unique_ptr<Route> makeCreateInvite(ApiServices& services);
+std::unique_ptr<Route> makeRedeemInvite(ApiServices& services);
+std::unique_ptr<Route> makeListDevices(ApiServices& services);
+std::unique_ptr<Route> makeCreateDevice(ApiServices& services);
+std::unique_ptr<Route> makeNewEnrollmentCode(ApiServices& services);
+std::unique_ptr<Route> makeRevokeDevice(ApiServices& services);
+std::unique_ptr<Route> makeKioskEnroll(ApiServices& services);
+std::unique_ptr<Route> makeKioskState(ApiServices& services);
+std::unique_ptr<Route> makeKioskGrant(ApiServices& services);
 std::unique_ptr<Route> makeReadyz(ApiServices& services);
 std::unique_ptr<Route> makeMetrics(ApiServices& services);
 /// GET /api/v1/signal (WebSocket upgrade into the signaling hub).

@@ -7,8 +7,8 @@ void registerWebRoutes(Router& router, ApiServices& s) {
     router.add("GET", "/static/{*path}", "", makeStaticAsset(s));
     router.add("GET", "/admin", "", makeWebPage(s, "admin/index.html"));
     router.add("GET", "/admin/{*path}", "", makeWebPage(s, "admin/index.html"));
-    router.add("GET", "/join/{invite}", "", makeWebPage(s, "join/index.html"));
-    router.add("GET", "/kiosk", "", makeWebPage(s, "kiosk/index.html"));
+    router.add("GET", "/join/{invite}", "", makeWebPage(s, "join/index.html", joinPageCsp));
+    router.add("GET", "/kiosk", "", makeWebPage(s, "kiosk/index.html", kioskPageCsp));
 }
 
 }  // namespace consultd::http::routes

@@ -25,6 +25,13 @@ std::unique_ptr<Route> makeStaticAsset(ApiServices& services);
 /// A page that serves `file` (relative to server.web_root).
 std::unique_ptr<Route> makeWebPage(ApiServices& services, std::string file, CspSources csp = {});
 
+/// The join page's extra CSP origins: the signaling WebSocket of
+/// server.public_url, and the script/frame/connect origins of the enabled
+/// Jitsi, JaaS and Vonage providers (routes/PageCsp.cpp).
+PageCsp joinPageCsp(const config::Config& config);
+/// The kiosk's extra CSP origins: the signaling WebSocket.
+PageCsp kioskPageCsp(const config::Config& config);
+
 /// /static/{*path}, /admin, /admin/{*path}, /join/{invite}, /kiosk.
 void registerWebRoutes(Router& router, ApiServices& services);
 
