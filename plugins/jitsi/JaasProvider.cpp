@@ -8,7 +8,11 @@
 namespace consultd::jitsi {
 
 JaasProvider::JaasProvider(const ProviderContext& context, JaasConfig config)
-    : context_(context), builder_(std::move(config)) {}
+    : JaasProvider(context, std::move(config), nullptr) {}
+
+JaasProvider::JaasProvider(const ProviderContext& context, JaasConfig config,
+                           std::unique_ptr<JaasWebhookVerifier> webhooks)
+    : context_(context), builder_(std::move(config)), webhooks_(std::move(webhooks)) {}
 
 std::string JaasProvider::name() const { return kJaasProviderName; }
 
@@ -20,9 +24,8 @@ Capabilities JaasProvider::capabilities() const {
     caps.screenShare = true;
     // The host records from the meeting UI; the token grants the feature.
     caps.recording = true;
-    // JaaS sends webhooks, but their signature check is not written yet; a
-    // provider must not claim what handleWebhook() would reject.
-    caps.webhooks = false;
+    // Only with a webhook secret: without one every callback would be refused.
+    caps.webhooks = webhooks_ != nullptr;
     return caps;
 }
 
@@ -48,6 +51,21 @@ void JaasProvider::stopRecording(const SessionView& /*session*/) {
         "JaaS recording is stopped by the host inside the meeting, not through consultd");
 }
 
+std::vector<ProviderEvent> JaasProvider::handleWebhook(const WebhookRequest& request) {
+    if (!webhooks_) throw WebhookRejected("jaas: no webhook_secret_file is configured");
+    const auto header = request.headers.find("x-jaas-signature");
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(context_.now().time_since_epoch()).count();
+    const std::string signature =
+        webhooks_->verify(header == request.headers.end() ? std::string() : header->second, request.body, now);
+    // The signature covers t and the body, so a fresh delivery has a fresh
+    // one; the same one again within the tolerance is a replay.
+    if (!context_.claimWebhookId("v1:" + signature, now + 2 * webhooks_->tolerance().count())) {
+        throw WebhookRejected("replayed request (this signature was already accepted)");
+    }
+    return webhooks_->translate(request.body);
+}
+
 Health JaasProvider::health() const {
     return Health{Health::State::Healthy, "tokens are signed locally; 8x8.vc is not probed"};
 }
@@ -67,6 +85,17 @@ std::vector<SettingSpec> JaasProviderFactory::settings() const {
                         "file holding that key's RSA private key (unencrypted PEM, PKCS#8 or "
                         "traditional, at least 2048 bits)"),
         tokenTtlSetting(),
+        optionalSetting(kWebhookSecretFile, SettingType::SecretFile, "",
+                        "file with the signing secret of the webhook endpoint registered in the JaaS "
+                        "console (X-Jaas-Signature); unset: webhooks are refused"),
+        [] {
+            SettingSpec spec = optionalSetting(kWebhookToleranceSeconds, SettingType::Int,
+                                               std::to_string(kDefaultWebhookToleranceSeconds),
+                                               "largest accepted difference between now and the t of a webhook signature, seconds");
+            spec.min = 10;
+            spec.max = 3600;
+            return spec;
+        }(),
     };
 }
 
@@ -78,11 +107,19 @@ std::unique_ptr<Provider> JaasProviderFactory::create(const ProviderContext& con
     config.privateKeyPem = settings.readSecret(setting::kPrivateKeyFile);
     config.ttl = std::chrono::seconds(settings.getInt(setting::kTokenTtlSeconds));
 
-    auto provider = std::make_unique<JaasProvider>(context, std::move(config));
+    std::unique_ptr<JaasWebhookVerifier> webhooks;
+    if (!settings.secretPath(setting::kWebhookSecretFile).empty()) {
+        webhooks = std::make_unique<JaasWebhookVerifier>(
+            settings.readSecret(setting::kWebhookSecretFile), config.appId,
+            std::chrono::seconds(settings.getInt(setting::kWebhookToleranceSeconds)));
+    }
+    const bool takesWebhooks = webhooks != nullptr;
+    auto provider = std::make_unique<JaasProvider>(context, std::move(config), std::move(webhooks));
     const JaasTokenBuilder& builder = provider->builder();
     context.log(LogLevel::Info, "jaas: RS256 tokens for " + builder.appId() + " (kid=" +
                                     builder.keyId() + ", ttl=" +
-                                    std::to_string(builder.ttl().count()) + "s)");
+                                    std::to_string(builder.ttl().count()) + "s, webhooks " +
+                                    (takesWebhooks ? "signed" : "off") + ")");
     return provider;
 }
 

@@ -2,6 +2,9 @@
 /// The `jaas` provider: 8x8 Jitsi as a Service.
 
 #include "JaasTokenBuilder.h"
+#include "JaasWebhook.h"
+
+#include <memory>
 
 #include "consultd/provider.h"
 
@@ -17,6 +20,8 @@ public:
     /// `context` is owned by the daemon and outlives this provider.
     /// Throws SettingError for an invalid `config` (see JaasTokenBuilder).
     JaasProvider(const ProviderContext& context, JaasConfig config);
+    /// As above, with webhooks verified by `webhooks` (nullptr: none taken).
+    JaasProvider(const ProviderContext& context, JaasConfig config, std::unique_ptr<JaasWebhookVerifier> webhooks);
 
     std::string name() const override;
     Capabilities capabilities() const override;
@@ -29,12 +34,19 @@ public:
     /// Throws ProviderRejected, as startRecording().
     void stopRecording(const SessionView& session) override;
     Health health() const override;
+    /// Verifies X-Jaas-Signature (HMAC-SHA256, timestamp tolerance), refuses
+    /// a replayed signature through ProviderContext::claimWebhookId, and
+    /// translates the event. Throws WebhookRejected (no webhook secret
+    /// configured, unsigned, wrong signature, stale, replayed) or
+    /// ProviderRejected (a verified body that is not a JaaS event of this AppID).
+    std::vector<ProviderEvent> handleWebhook(const WebhookRequest& request) override;
 
     const JaasTokenBuilder& builder() const noexcept { return builder_; }
 
 private:
     const ProviderContext& context_;
     const JaasTokenBuilder builder_;
+    const std::unique_ptr<JaasWebhookVerifier> webhooks_;
 };
 
 /// Declares the `providers.jaas` settings and builds JaasProvider from them.

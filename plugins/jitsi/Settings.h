@@ -25,6 +25,12 @@ inline constexpr const char* kTenant = "tenant";
 inline constexpr const char* kApiKeyId = "api_key_id";
 inline constexpr const char* kPrivateKeyFile = "private_key_file";
 
+// providers.jaas webhooks
+inline constexpr const char* kWebhookSecretFile = "webhook_secret_file";
+inline constexpr const char* kWebhookToleranceSeconds = "webhook_tolerance_seconds";
+/// PROVIDERS.md: reject a signature whose t is more than this from now.
+inline constexpr std::int64_t kDefaultWebhookToleranceSeconds = 300;
+
 // both
 inline constexpr const char* kTokenTtlSeconds = "token_ttl_seconds";
 

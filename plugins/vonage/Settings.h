@@ -16,6 +16,11 @@ inline constexpr const char* kTokenTtlSeconds = "token_ttl_seconds";
 inline constexpr const char* kArchiveMode = "archive_mode";
 inline constexpr const char* kMediaMode = "media_mode";
 
+inline constexpr const char* kWebhookSecretFile = "webhook_secret_file";
+inline constexpr const char* kWebhookMaxAgeSeconds = "webhook_max_age_seconds";
+/// Callbacks older (or further in the future) than this are refused.
+inline constexpr std::int64_t kDefaultWebhookMaxAgeSeconds = 300;
+
 inline constexpr const char* kDefaultApiBaseUrl = "https://video.api.vonage.com";
 
 /// Client tokens: Vonage's default is a day and its maximum 30 days

@@ -68,6 +68,11 @@ VonageProvider::VonageProvider(const ProviderContext& context, VonageConfig conf
     config_.privateKeyPem.clear();
     config_.privateKeyPem.shrink_to_fit();
     rest_ = std::make_unique<VonageRestClient>(config_.rest, *signer_, [&context] { return context.now(); });
+    if (!config_.webhookSecret.empty()) {
+        webhooks_ = std::make_unique<VonageWebhookVerifier>(config_.webhookSecret, config_.applicationId,
+                                                            config_.webhookMaxAge);
+        config_.webhookSecret.clear();
+    }
 }
 
 std::string VonageProvider::name() const { return kVonageProviderName; }
@@ -79,9 +84,8 @@ Capabilities VonageProvider::capabilities() const {
     caps.chat = true;       // Vonage signals (session.signal) carry chat messages
     caps.recording = true;  // composed archives
     caps.screenShare = true;
-    // Vonage sends callbacks, but their signature check is not written yet; a
-    // provider must not claim what handleWebhook() would reject.
-    caps.webhooks = false;
+    // Only with a signature secret: without one every callback is refused.
+    caps.webhooks = webhooks_ != nullptr;
     return caps;
 }
 
@@ -171,6 +175,19 @@ void VonageProvider::stopRecording(const SessionView& session) {
     context_.log(LogLevel::Info, "vonage: session " + session.id + ": archive " + archiveId + " stopped");
 }
 
+std::vector<ProviderEvent> VonageProvider::handleWebhook(const WebhookRequest& request) {
+    if (!webhooks_) throw WebhookRejected("vonage: no webhook_secret_file is configured");
+    const auto authorization = request.headers.find("authorization");
+    const std::int64_t now = unixSeconds(context_.now());
+    const VonageCallbackClaims claims = webhooks_->verify(
+        authorization == request.headers.end() ? std::string() : authorization->second, request.body, now);
+    // Kept past the freshness window, after which the iat check refuses it anyway.
+    if (!context_.claimWebhookId("jti:" + claims.jti, claims.iat + 2 * webhooks_->maxAge().count())) {
+        throw WebhookRejected("replayed callback (jti already seen)");
+    }
+    return webhooks_->translate(request.body);
+}
+
 Health VonageProvider::health() const { return rest_->health(); }
 
 std::string VonageProvider::archiveIdFor(const std::string& sessionId) const {
@@ -200,6 +217,11 @@ std::vector<SettingSpec> VonageProviderFactory::settings() const {
                                     "routed (through Vonage's media servers; needed for archiving) or "
                                     "relayed (peer to peer, p2p.preference=enabled)");
     media.allowed = {"routed", "relayed"};
+    SettingSpec webhookAge = makeSetting(setting::kWebhookMaxAgeSeconds, SettingType::Int,
+                                         std::to_string(setting::kDefaultWebhookMaxAgeSeconds), false,
+                                         "largest accepted difference between now and the iat of a signed callback, seconds");
+    webhookAge.min = 10;
+    webhookAge.max = 3600;
     return {
         makeSetting(setting::kApiBaseUrl, SettingType::String, setting::kDefaultApiBaseUrl, false,
                     "base URL of the Vonage Video API or a compatible server (https; http only for loopback)"),
@@ -213,6 +235,10 @@ std::vector<SettingSpec> VonageProviderFactory::settings() const {
         ttl,
         archive,
         media,
+        makeSetting(setting::kWebhookSecretFile, SettingType::SecretFile, "", false,
+                    "file with the signature secret of the application's signed callbacks "
+                    "(HS256 Authorization JWT); unset: callbacks are refused"),
+        webhookAge,
     };
 }
 
@@ -227,6 +253,10 @@ std::unique_ptr<Provider> VonageProviderFactory::create(const ProviderContext& c
     config.tokenTtl = std::chrono::seconds(settings.getInt(setting::kTokenTtlSeconds));
     config.archiveMode = parseArchiveMode(settings.getString(setting::kArchiveMode));
     config.mediaMode = parseMediaMode(settings.getString(setting::kMediaMode));
+    if (!settings.secretPath(setting::kWebhookSecretFile).empty()) {
+        config.webhookSecret = settings.readSecret(setting::kWebhookSecretFile);
+    }
+    config.webhookMaxAge = std::chrono::seconds(settings.getInt(setting::kWebhookMaxAgeSeconds));
 
     auto provider = std::make_unique<VonageProvider>(context, std::move(config));
     context.log(LogLevel::Info, "vonage: API " + provider->restClient().baseUrl() + ", token ttl " +

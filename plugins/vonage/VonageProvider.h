@@ -3,6 +3,7 @@
 
 #include "VonageJwt.h"
 #include "VonageRestClient.h"
+#include "VonageWebhook.h"
 
 #include "consultd/provider.h"
 
@@ -25,6 +26,8 @@ struct VonageConfig {
     std::chrono::seconds tokenTtl{86400};
     ArchiveMode archiveMode = ArchiveMode::Manual;
     MediaMode mediaMode = MediaMode::Routed;
+    std::string webhookSecret;  ///< "" = signed callbacks are not taken
+    std::chrono::seconds webhookMaxAge{300};
 };
 
 /// Creates Vonage sessions over REST, signs client tokens locally, and
@@ -60,6 +63,12 @@ public:
     /// when none is known; on ProviderUnavailable the archive id is kept so a
     /// retry can stop it.
     void stopRecording(const SessionView& session) override;
+    /// Verifies a signed callback (HS256 Bearer JWT with payload_hash, iat
+    /// freshness), refuses a replayed jti through
+    /// ProviderContext::claimWebhookId, and translates it. Throws
+    /// WebhookRejected (no secret configured, unsigned, wrong signature,
+    /// tampered body, stale, replayed) or ProviderRejected (not JSON).
+    std::vector<ProviderEvent> handleWebhook(const WebhookRequest& request) override;
     /// From the outcome of the last REST calls; never blocks.
     Health health() const override;
 
@@ -73,6 +82,7 @@ private:
     // The signer must outlive rest_, which refers to it: declared first.
     std::unique_ptr<VonageSigner> signer_;
     std::unique_ptr<VonageRestClient> rest_;
+    std::unique_ptr<VonageWebhookVerifier> webhooks_;
     mutable std::mutex archivesMutex_;
     std::map<std::string, std::string> archives_;  ///< consultd session id -> archive id
 };

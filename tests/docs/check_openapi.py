@@ -206,6 +206,8 @@ class RouteFacts:
             if re.search(r"request\.query\(\s*%s\s*\)" % lam.group(2), text):
                 self.queries.update(re.findall(r"\b%s\(\s*\"([^\"]+)\"" % lam.group(1), text))
         self.reads_body = "jsonBody(" in text
+        # Raw bytes of any content type (provider webhooks): documented, size-bounded.
+        self.reads_raw_body = "rawBody(" in text
         self.body_optional = bool(re.search(r"jsonBody\(\s*true\s*\)", text))
         self.validates = "FieldReader" in text or "VALIDATION_FAILED" in text
         self.looks_up_session = bool(re.search(r"sessions\.(get|start|end|cancel|issueGrant|addEvent|analytics)\(", text))
@@ -433,6 +435,10 @@ def check(spec_doc, route_table_text):
                 problems.append("%s: %s reads a JSON body but no requestBody is documented" % (where, filename))
             elif bool(spec.resolve(body).get("required")) == facts.body_optional:
                 problems.append("%s: requestBody.required should be %s" % (where, not facts.body_optional))
+        elif facts.reads_raw_body:
+            need(413, "PAYLOAD_TOO_LARGE", filename + " reads a raw body")
+            if not op.get("requestBody"):
+                problems.append("%s: %s reads a raw body but no requestBody is documented" % (where, filename))
         elif op.get("requestBody"):
             problems.append("%s: requestBody documented but %s reads no body" % (where, filename))
         if facts.validates:

@@ -32,7 +32,7 @@
 namespace consultd {
 
 /// Bumped on every change to a header in daemon/include/consultd/.
-inline constexpr int kProviderApiVersion = 3;
+inline constexpr int kProviderApiVersion = 4;
 
 /// What a provider can do; reported by GET /api/v1/providers.
 struct Capabilities {
@@ -110,6 +110,15 @@ struct WebhookRequest {
 };
 
 /// A session event produced from a webhook.
+///
+/// Types the daemon acts on (others are stored as they are):
+/// - `participant_joined` / `participant_left`: `participantId` is the
+///   participant id consultd put into the grant (unknown ids are stored in
+///   the data, not as the event's participant);
+/// - `room_ended`: ends an active consultd session (duration computed);
+/// - `recording_available`: a finished provider recording; `dataJson` holds
+///   `provider_recording_id`, `download_url` and, when known, `size_bytes`.
+///   Since API 4.
 struct ProviderEvent {
     std::string providerRoomId;  ///< identifies the session
     std::string type;            ///< participant_joined, participant_left, room_ended, recording_*...
@@ -230,6 +239,17 @@ public:
     /// throws ProviderUnavailable (no signaling in this daemon). Since API 3.
     virtual std::string mintSignalingToken(const SessionView& session, const ParticipantView& participant,
                                            std::int64_t expiresAt) const;
+
+    /// Replay protection for webhooks: records `replayId` (a signature's
+    /// `jti`, a signature value, a delivery id) for this provider until
+    /// `expiresAt` (Unix seconds; the daemon caps it at one week) in the
+    /// daemon's store, which survives restarts. Returns true the first time,
+    /// false when the id is already recorded and not expired: the request is
+    /// a replay and handleWebhook() must throw WebhookRejected. Call it only
+    /// after the signature has been verified (an unsigned request must not
+    /// fill the store). Throws ProviderUnavailable when the store cannot
+    /// answer. Default: true (no replay store). Since API 4.
+    virtual bool claimWebhookId(const std::string& replayId, std::int64_t expiresAt) const;
 };
 
 /// One provider. Created by a ProviderFactory, destroyed by the daemon before
@@ -256,6 +276,11 @@ public:
     virtual void startRecording(const SessionView& session);
     /// Stops provider-side recording. Default: throws ProviderRejected (not supported).
     virtual void stopRecording(const SessionView& session);
+
+    /// Deletes the provider's copy of a recording (`provider_recording_id`
+    /// of a `recording_available` event) once the daemon has imported it.
+    /// Default: throws ProviderRejected (nothing to delete). Since API 4.
+    virtual void deleteRecording(const SessionView& session, const std::string& providerRecordingId);
 
     /// Verifies and translates a provider callback. Default: throws
     /// WebhookRejected (this provider takes no webhooks).

@@ -60,6 +60,10 @@ void Provider::stopRecording(const SessionView& /*session*/) {
     throw ProviderRejected("provider " + name() + " does not record");
 }
 
+void Provider::deleteRecording(const SessionView& /*session*/, const std::string& /*providerRecordingId*/) {
+    throw ProviderRejected("provider " + name() + " keeps no recordings to delete");
+}
+
 std::vector<ProviderEvent> Provider::handleWebhook(const WebhookRequest& /*request*/) {
     throw WebhookRejected("provider " + name() + " accepts no webhooks");
 }
@@ -72,5 +76,7 @@ std::string ProviderContext::mintSignalingToken(const SessionView& /*session*/, 
                                                 std::int64_t /*expiresAt*/) const {
     throw ProviderUnavailable("this daemon offers no signaling");
 }
+
+bool ProviderContext::claimWebhookId(const std::string& /*replayId*/, std::int64_t /*expiresAt*/) const { return true; }
 
 }  // namespace consultd

@@ -11,6 +11,7 @@
 #include "core/IceServerMinter.h"
 #include "core/InviteService.h"
 #include "core/Metrics.h"
+#include "core/ProviderRoomRetrier.h"
 #include "core/SessionService.h"
 #include "http/ApiServices.h"
 #include "http/HttpService.h"
@@ -52,6 +53,7 @@ struct Runtime {
     std::unique_ptr<core::SessionService> sessions;
     std::unique_ptr<core::InviteService> invites;  // made with the HTTP service
     std::unique_ptr<core::DeviceService> devices;  // made with the HTTP service
+    std::unique_ptr<core::ProviderRoomRetrier> roomRetrier;  // stopped before sessions go
     std::unique_ptr<http::ApiServices> services;
     std::unique_ptr<http::Router> router;
     std::unique_ptr<http::HttpService> http;

@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -97,6 +98,13 @@ void ProviderSubsystem::initialize(Poco::Util::Application&) {
         return runtime_.signalingTokens->mint(session.id, participant.id, roleName(participant.role),
                                               std::min(expiresAt, now + maxTtl), now);
     };
+    store::Store* store = runtime_.store.get();
+    runtime_.plugins->setWebhookReplaySource([store](const std::string& provider, const std::string& replayId,
+                                                     std::int64_t expiresAt) {
+        const std::int64_t now = util::nowMillis();
+        constexpr std::int64_t kLongestMs = 7LL * 24 * 3600 * 1000;
+        return store->claimWebhookId(provider, replayId, std::clamp(expiresAt * 1000, now, now + kLongestMs), now);
+    });
     std::vector<std::string> errors;
     runtime_.plugins->createProviders(
         config, [this](const std::string& s, const std::string& p) { return runtime_.mintIceServers(s, p); },
@@ -121,6 +129,30 @@ void ProviderSubsystem::uninitialize() {
 void HttpSubsystem::initialize(Poco::Util::Application&) {
     runtime_.sessions = std::make_unique<core::SessionService>(*runtime_.store, *runtime_.plugins, runtime_.metrics,
                                                                runtime_.configSource());
+    runtime_.roomRetrier = std::make_unique<core::ProviderRoomRetrier>(*runtime_.store, *runtime_.sessions,
+                                                                       runtime_.metrics, runtime_.configSource());
+    {
+        core::SessionService* sessions = runtime_.sessions.get();
+        plugins::PluginHost* plugins = runtime_.plugins.get();
+        runtime_.metrics.addCollector([sessions, plugins](std::string& out) {
+            out += "# HELP consultd_provider_circuit_state Circuit breaker state per provider (1 = current).\n"
+                   "# TYPE consultd_provider_circuit_state gauge\n";
+            std::string opened = "# HELP consultd_provider_circuit_opened_total Times a provider's circuit opened.\n"
+                                 "# TYPE consultd_provider_circuit_opened_total counter\n";
+            for (const auto& info : plugins->list()) {
+                const auto circuit = sessions->circuit(info.name);
+                const std::string provider = core::Metrics::escapeLabel(info.name);
+                for (auto state : {core::CircuitBreaker::State::Closed, core::CircuitBreaker::State::HalfOpen,
+                                   core::CircuitBreaker::State::Open}) {
+                    out += "consultd_provider_circuit_state{provider=\"" + provider + "\",state=\"" +
+                           core::CircuitBreaker::stateName(state) + "\"} " + (circuit.state == state ? "1" : "0") + "\n";
+                }
+                opened += "consultd_provider_circuit_opened_total{provider=\"" + provider + "\"} " +
+                          std::to_string(circuit.timesOpened) + "\n";
+            }
+            out += opened;
+        });
+    }
     runtime_.services = std::make_unique<http::ApiServices>(http::ApiServices{
         *runtime_.sessions, *runtime_.store, *runtime_.plugins, runtime_.metrics, runtime_.configSource(),
         [this](const std::string& s, const std::string& p) { return runtime_.mintIceServers(s, p); }});
@@ -154,6 +186,7 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
     runtime_.http = std::make_unique<http::HttpService>(runtime_.configSource(), *runtime_.router, *runtime_.store,
                                                         runtime_.metrics);
     runtime_.http->start();
+    runtime_.roomRetrier->start();
     const auto config = runtime_.currentConfig();
     runtime_.setPublicUrl(publicUrlOf(*config, runtime_.http->port()));
     runtime_.signaling->setPublicUrl(runtime_.publicUrl());
@@ -164,6 +197,7 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
 
 void HttpSubsystem::uninitialize() {
     if (runtime_.http) runtime_.http->stop();
+    if (runtime_.roomRetrier) runtime_.roomRetrier->stop();
     // After the listener (no new upgrades), before the sessions it reports to.
     if (runtime_.signaling) runtime_.signaling->stop();
     runtime_.http.reset();
@@ -171,6 +205,7 @@ void HttpSubsystem::uninitialize() {
     runtime_.services.reset();
     runtime_.invites.reset();
     runtime_.devices.reset();
+    runtime_.roomRetrier.reset();
     runtime_.sessions.reset();
     runtime_.signaling.reset();
 }

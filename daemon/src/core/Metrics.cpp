@@ -44,6 +44,16 @@ void Metrics::countAuthFailure(const std::string& reason) {
     ++authFailures_[reason];
 }
 
+void Metrics::countWebhook(const std::string& provider, const std::string& result) {
+    std::lock_guard lock(mutex_);
+    ++webhooks_["provider=\"" + escapeLabel(provider) + "\",result=\"" + escapeLabel(result) + "\""];
+}
+
+void Metrics::countRoomRetry(const std::string& provider, const std::string& result) {
+    std::lock_guard lock(mutex_);
+    ++roomRetries_["provider=\"" + escapeLabel(provider) + "\",result=\"" + escapeLabel(result) + "\""];
+}
+
 void Metrics::addCollector(Collector collector) {
     std::lock_guard lock(mutex_);
     collectors_.push_back(std::move(collector));
@@ -86,6 +96,14 @@ std::string Metrics::render() const {
         out += "# TYPE consultd_auth_failures_total counter\n";
         for (const auto& [reason, n] : authFailures_) {
             out += "consultd_auth_failures_total{reason=\"" + escapeLabel(reason) + "\"} " + std::to_string(n) + "\n";
+        }
+        out += "# HELP consultd_webhooks_total Provider webhook requests by provider and result.\n";
+        out += "# TYPE consultd_webhooks_total counter\n";
+        for (const auto& [labels, n] : webhooks_) out += "consultd_webhooks_total{" + labels + "} " + std::to_string(n) + "\n";
+        out += "# HELP consultd_provider_room_retries_total Background retries of provider rooms by result.\n";
+        out += "# TYPE consultd_provider_room_retries_total counter\n";
+        for (const auto& [labels, n] : roomRetries_) {
+            out += "consultd_provider_room_retries_total{" + labels + "} " + std::to_string(n) + "\n";
         }
         collectors = collectors_;
     }

@@ -23,6 +23,10 @@ public:
     void countTokenIssued(const std::string& provider);
     void countProviderError(const std::string& provider, const std::string& kind);
     void countAuthFailure(const std::string& reason);
+    /// A webhook request: result accepted | rejected | invalid | rate_limited | unavailable.
+    void countWebhook(const std::string& provider, const std::string& result);
+    /// A background retry of a provider room: result created | unavailable | rejected.
+    void countRoomRetry(const std::string& provider, const std::string& result);
     void addCollector(Collector collector);
 
     /// The whole exposition text.
@@ -46,6 +50,8 @@ private:
     std::map<std::string, std::uint64_t> tokens_;         // provider -> count
     std::map<std::string, std::uint64_t> providerErrors_; // label text -> count
     std::map<std::string, std::uint64_t> authFailures_;   // reason -> count
+    std::map<std::string, std::uint64_t> webhooks_;       // label text -> count
+    std::map<std::string, std::uint64_t> roomRetries_;    // label text -> count
     std::vector<Collector> collectors_;
 };
 

@@ -82,6 +82,34 @@ Provider& SessionService::providerOrThrow(const std::string& name) const {
     return *provider;
 }
 
+CircuitBreaker& SessionService::breakerFor(const std::string& provider) const {
+    std::lock_guard lock(breakersMutex_);
+    auto& slot = breakers_[provider];
+    if (!slot) {
+        const auto cfg = config_();
+        CircuitBreaker::Options options;
+        options.failureThreshold = static_cast<int>(cfg->getInt("providers.breaker_failure_threshold"));
+        options.openFor = std::chrono::seconds(cfg->getInt("providers.breaker_open_seconds"));
+        options.maxOpenFor = std::max<std::chrono::milliseconds>(
+            options.openFor, std::chrono::seconds(cfg->getInt("providers.breaker_max_open_seconds")));
+        slot = std::make_unique<CircuitBreaker>(options);
+    }
+    return *slot;
+}
+
+CircuitBreaker::Snapshot SessionService::circuit(const std::string& provider) const {
+    return breakerFor(provider).snapshot();
+}
+
+int SessionService::retryAfterFor(const std::string& provider) const {
+    const auto snapshot = breakerFor(provider).snapshot();
+    if (snapshot.state == CircuitBreaker::State::Open) {
+        // Round up: a client coming back early would only be refused again.
+        return static_cast<int>(std::max<std::int64_t>(1, (snapshot.retryAfter.count() + 999) / 1000));
+    }
+    return static_cast<int>(config_()->getInt("providers.retry_initial_seconds"));
+}
+
 SessionView SessionService::viewOf(const store::SessionRecord& session) {
     SessionView view;
     view.id = session.id;
@@ -135,7 +163,7 @@ std::pair<store::SessionRecord, bool> SessionService::create(const CreateSession
     // Create the provider room before the row exists, so an acknowledged
     // session always says truthfully whether its room is ready.
     try {
-        const RoomInfo room = callProvider(session.provider, "createRoom", [&] { return provider.createRoom(viewOf(session)); });
+        const RoomInfo room = callGuarded(session.provider, "createRoom", [&] { return provider.createRoom(viewOf(session)); });
         session.providerRoomId = room.providerRoomId;
         session.providerStatus = "ok";
     } catch (const ApiError& e) {
@@ -256,7 +284,7 @@ store::SessionRecord SessionService::end(const std::string& id, const std::strin
     notifyStatus(*result);
     if (Provider* provider = plugins_.find(session.provider)) {
         try {
-            callProvider(session.provider, "closeRoom", [&] { provider->closeRoom(viewOf(*result)); });
+            callGuarded(session.provider, "closeRoom", [&] { provider->closeRoom(viewOf(*result)); });
         } catch (const ApiError&) {
             // The session has ended for consultd; a room the provider keeps is
             // logged and counted, not the client's problem.
@@ -285,7 +313,7 @@ store::SessionRecord SessionService::cancel(const std::string& id, const std::st
     notifyStatus(*result);
     if (Provider* provider = plugins_.find(session.provider)) {
         try {
-            callProvider(session.provider, "closeRoom", [&] { provider->closeRoom(viewOf(*result)); });
+            callGuarded(session.provider, "closeRoom", [&] { provider->closeRoom(viewOf(*result)); });
         } catch (const ApiError&) {
             // See end(): counted and logged by callProvider.
         }
@@ -360,14 +388,10 @@ GrantResult SessionService::issueGrant(const std::string& id, const std::string&
     }
 
     Provider& provider = providerOrThrow(session.provider);
-    if (session.providerStatus != "ok") {
-        // The room could not be made at creation: try again now.
-        const RoomInfo room = callProvider(session.provider, "createRoom", [&] { return provider.createRoom(viewOf(session)); });
-        store_.setProviderRoom(id, room.providerRoomId, "ok");
-        forget(id);
-        session.providerRoomId = room.providerRoomId;
-        session.providerStatus = "ok";
-    }
+    // The room could not be made at creation: try again now (through the
+    // circuit breaker, so clients retrying during an outage do not reach
+    // the provider; the background retry makes the room when it is back).
+    session = ensureProviderRoom(std::move(session));
     ParticipantView who;
     who.id = participant->participantId;
     who.name = participant->name;
@@ -430,6 +454,90 @@ std::pair<store::EventRecord, bool> SessionService::addEvent(const std::string& 
         store_.markParticipantLeft(id, event.participantId, stored.createdAt);
     }
     return {stored, true};
+}
+
+store::SessionRecord SessionService::ensureProviderRoom(store::SessionRecord session) {
+    if (session.providerStatus == "ok") return session;
+    Provider& provider = providerOrThrow(session.provider);
+    const RoomInfo room = callGuarded(session.provider, "createRoom", [&] { return provider.createRoom(viewOf(session)); });
+    const std::string effective = store_.claimProviderRoom(session.id, room.providerRoomId);
+    forget(session.id);
+    if (effective.empty()) throw notFound(session.id);
+    if (effective != room.providerRoomId) {
+        Poco::Logger::get("sessions").notice("session " + session.id + ": a concurrent retry made its " +
+                                             session.provider + " room first; the second room is left unused");
+    } else {
+        Poco::JSON::Object data;
+        data.set("provider", session.provider);
+        data.set("previous_status", session.providerStatus);
+        store_.appendEvent(systemEvent(session.id, "provider_room_created", data));
+        Poco::Logger::get("sessions").information("session " + session.id + ": " + session.provider +
+                                                  " room created after the provider came back");
+    }
+    session.providerRoomId = effective;
+    session.providerStatus = "ok";
+    return session;
+}
+
+SessionService::ProviderEventOutcome SessionService::applyProviderEvent(const std::string& provider,
+                                                                        const ProviderEvent& event,
+                                                                        const Actor& actor) {
+    const auto found = store_.findSessionByProviderRoom(provider, event.providerRoomId);
+    if (!found) return ProviderEventOutcome::UnknownRoom;
+    const store::SessionRecord& session = *found;
+
+    store::EventRecord record;
+    record.sessionId = session.id;
+    record.type = event.type;
+    record.source = "provider";
+    record.severity = event.severity.empty() ? "info" : event.severity;
+    record.createdAt = util::nowMillis();
+    // Provider text is untrusted: the data must be a JSON object, else it is kept as a string.
+    Poco::JSON::Object::Ptr data;
+    try {
+        Poco::JSON::Parser parser;
+        auto parsed = parser.parse(event.dataJson.empty() ? std::string("{}") : event.dataJson);
+        if (parsed.type() == typeid(Poco::JSON::Object::Ptr)) data = parsed.extract<Poco::JSON::Object::Ptr>();
+    } catch (const Poco::Exception&) {
+        data = nullptr;  // kept as text below
+    }
+    if (!data) {
+        data = new Poco::JSON::Object;
+        data->set("raw", event.dataJson.substr(0, 4096));
+    }
+    data->set("provider", provider);
+    if (!event.participantId.empty()) {
+        const bool member = std::any_of(session.participants.begin(), session.participants.end(),
+                                        [&](const auto& p) { return p.participantId == event.participantId; });
+        // A participant consultd does not know (a provider-side guest) is
+        // named in the data only: events reference participants of the session.
+        if (member) record.participantId = event.participantId;
+        else data->set("provider_participant_id", event.participantId);
+    }
+    record.dataJson = toJson(*data);
+    if (!event.idempotencyKey.empty()) {
+        // Scoped to the provider; long keys are hashed to a bounded size.
+        const std::string key = "provider:" + provider + ":" + event.idempotencyKey;
+        record.idempotencyKey = key.size() <= 128 ? key : "provider:" + provider + ":sha256:" + util::sha256Hex(key);
+    }
+    const auto stored = store_.appendEvent(record);
+    if (!record.idempotencyKey.empty() && stored.createdAt != record.createdAt) return ProviderEventOutcome::Duplicate;
+    forget(session.id);
+
+    if (record.type == "participant_joined" && !record.participantId.empty()) {
+        store_.markParticipantJoined(session.id, record.participantId, stored.createdAt);
+    } else if (record.type == "participant_left" && !record.participantId.empty()) {
+        store_.markParticipantLeft(session.id, record.participantId, stored.createdAt);
+    } else if (record.type == "room_ended" && session.status == "active") {
+        try {
+            end(session.id, "provider_room_ended", "", actor);
+        } catch (const ApiError& e) {
+            // Ended meanwhile by the integrator: the event stays recorded.
+            Poco::Logger::get("sessions").information("session " + session.id +
+                                                      ": provider room ended, session not ended: " + e.what());
+        }
+    }
+    return ProviderEventOutcome::Stored;
 }
 
 Analytics SessionService::analytics(const std::string& id) const {

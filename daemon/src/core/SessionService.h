@@ -11,6 +11,7 @@
 // metrics are thread-safe; providers are thread-safe by contract).
 
 #include "config/Config.h"
+#include "core/CircuitBreaker.h"
 #include "core/ConfigSource.h"
 #include "consultd/provider.h"
 #include "core/Metrics.h"
@@ -20,6 +21,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <memory>
@@ -89,6 +91,34 @@ public:
     std::pair<store::EventRecord, bool> addEvent(const std::string& id, store::EventRecord event);
     Analytics analytics(const std::string& id) const;
 
+    /// What became of one provider event (applyProviderEvent).
+    enum class ProviderEventOutcome { Stored, Duplicate, UnknownRoom };
+
+    /// Stores an event a provider reported through its webhook, for the
+    /// session of `provider` whose provider room is `event.providerRoomId`.
+    /// Idempotent by `event.idempotencyKey`: a repeated key stores nothing and
+    /// has no effect. participant_joined/left update the participant's times;
+    /// room_ended ends an active session (duration computed; a session still
+    /// waiting for its host only gets the event).
+    ProviderEventOutcome applyProviderEvent(const std::string& provider, const ProviderEvent& event,
+                                            const Actor& actor);
+
+    /// Makes sure the session has its provider room: returns it unchanged when
+    /// it has one, else calls createRoom() through the provider's circuit
+    /// breaker and stores the room (a concurrent caller's room wins, so all
+    /// grants of a session name one room). Throws ApiError (503 with
+    /// Retry-After while the provider is unavailable or its circuit is open).
+    store::SessionRecord ensureProviderRoom(store::SessionRecord session);
+
+    /// The circuit breaker state of a provider (closed when never used).
+    CircuitBreaker::Snapshot circuit(const std::string& provider) const;
+
+    /// Runs `call` through the provider's circuit breaker (refused with 503
+    /// while it is open) and callProvider(). For calls that reach the
+    /// provider's upstream: createRoom, closeRoom, recordings.
+    template <typename F>
+    auto callGuarded(const std::string& provider, const char* what, F&& call) const -> decltype(call());
+
     /// Runs `call` against a provider, mapping its failures to ApiError
     /// (503 unavailable, 422 rejected, 502 anything else) and counting them.
     template <typename F>
@@ -115,6 +145,10 @@ private:
     void notifyStatus(const store::SessionRecord& session) const;
 
     Provider& providerOrThrow(const std::string& name) const;
+    CircuitBreaker& breakerFor(const std::string& provider) const;
+    /// Retry-After for a 503 of `provider`: until its circuit half-opens,
+    /// else providers.retry_initial_seconds.
+    int retryAfterFor(const std::string& provider) const;
     static SessionView viewOf(const store::SessionRecord& session);
     void reportProviderFailure(const std::string& provider, const char* what, const std::string& kind,
                                const std::string& message) const;
@@ -130,6 +164,8 @@ private:
     };
     mutable std::mutex cacheMutex_;
     mutable std::unordered_map<std::string, CachedSession> cache_;
+    mutable std::mutex breakersMutex_;
+    mutable std::map<std::string, std::unique_ptr<CircuitBreaker>> breakers_;
     mutable std::mutex observersMutex_;
     std::vector<StatusObserver> observers_;
 };
@@ -139,6 +175,36 @@ private:
 #include "core/ApiError.h"
 
 namespace consultd::core {
+
+template <typename F>
+auto SessionService::callGuarded(const std::string& provider, const char* what, F&& call) const -> decltype(call()) {
+    CircuitBreaker& breaker = breakerFor(provider);
+    const auto admission = breaker.admit();
+    if (!admission.allowed) {
+        // The provider is not contacted while its circuit is open.
+        metrics_.countProviderError(provider, "circuit_open");
+        throw ApiError(503, "PROVIDER_UNAVAILABLE", "provider " + provider + " is unavailable; try again later")
+            .withRetryAfter(retryAfterFor(provider))
+            .withDetail("circuit", "open");
+    }
+    try {
+        if constexpr (std::is_void_v<decltype(call())>) {
+            callProvider(provider, what, std::forward<F>(call));
+            breaker.onSuccess();
+        } else {
+            auto result = callProvider(provider, what, std::forward<F>(call));
+            breaker.onSuccess();
+            return result;
+        }
+    } catch (const ApiError& e) {
+        if (e.status() == 503) {
+            breaker.onFailure();
+            throw ApiError(503, "PROVIDER_UNAVAILABLE", e.what()).withRetryAfter(retryAfterFor(provider));
+        }
+        breaker.onNeutral(admission);
+        throw;
+    }
+}
 
 template <typename F>
 auto SessionService::callProvider(const std::string& provider, const char* what, F&& call) const -> decltype(call()) {

@@ -40,11 +40,13 @@ std::optional<std::string> Request::query(const std::string& name) const {
     return std::nullopt;
 }
 
-std::string Request::readBody() {
+std::string Request::rawBody(std::size_t maxBytes) { return readBody(maxBytes); }
+
+std::string Request::readBody(std::size_t limit) {
     bodyRead_ = true;
-    if (raw_.hasContentLength() && raw_.getContentLength64() > static_cast<Poco::Int64>(maxBodyBytes_)) {
-        throw ApiError(413, "PAYLOAD_TOO_LARGE", "request body exceeds " + std::to_string(maxBodyBytes_) + " bytes")
-            .withDetail("max_bytes", std::to_string(maxBodyBytes_));
+    if (raw_.hasContentLength() && raw_.getContentLength64() > static_cast<Poco::Int64>(limit)) {
+        throw ApiError(413, "PAYLOAD_TOO_LARGE", "request body exceeds " + std::to_string(limit) + " bytes")
+            .withDetail("max_bytes", std::to_string(limit));
     }
     std::istream& in = raw_.stream();
     std::string body;
@@ -53,9 +55,9 @@ std::string Request::readBody() {
         in.read(buffer, sizeof buffer);
         const auto n = static_cast<std::size_t>(in.gcount());
         if (n == 0) break;
-        if (body.size() + n > maxBodyBytes_) {
-            throw ApiError(413, "PAYLOAD_TOO_LARGE", "request body exceeds " + std::to_string(maxBodyBytes_) + " bytes")
-                .withDetail("max_bytes", std::to_string(maxBodyBytes_));
+        if (body.size() + n > limit) {
+            throw ApiError(413, "PAYLOAD_TOO_LARGE", "request body exceeds " + std::to_string(limit) + " bytes")
+                .withDetail("max_bytes", std::to_string(limit));
         }
         body.append(buffer, n);
     }
@@ -74,7 +76,7 @@ Poco::JSON::Object::Ptr Request::jsonBody(bool allowEmpty) {
         throw ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json")
             .withDetail("content_type", contentType.substr(0, 100));
     }
-    const std::string body = readBody();
+    const std::string body = readBody(maxBodyBytes_);
     if (body.empty()) {
         if (allowEmpty) return new Poco::JSON::Object;
         throw ApiError(400, "MALFORMED_JSON", "the request body is empty");

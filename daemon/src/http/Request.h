@@ -40,11 +40,15 @@ public:
     /// body is an empty object when `allowEmpty`.
     Poco::JSON::Object::Ptr jsonBody(bool allowEmpty = false);
 
+    /// The raw body bytes, exactly as received (for signature checks): 413
+    /// above `maxBytes`. Reads the body; call once.
+    std::string rawBody(std::size_t maxBytes);
+
     Principal principal;
     std::map<std::string, std::string> params;
 
 private:
-    std::string readBody();
+    std::string readBody(std::size_t maxBytes);
 
     Poco::Net::HTTPServerRequest& raw_;
     std::string requestId_;

@@ -58,12 +58,15 @@ private:
 class ProviderContextImpl final : public ProviderContext {
 public:
     ProviderContextImpl(const std::string& name, std::shared_ptr<const config::Config> config,
-                        IceServerSource iceServers, std::string publicUrl, SignalingSource signaling)
-        : settings_(std::move(config), "providers." + name),
+                        IceServerSource iceServers, std::string publicUrl, SignalingSource signaling,
+                        WebhookReplaySource replay)
+        : name_(name),
+          settings_(std::move(config), "providers." + name),
           logger_(Poco::Logger::get("provider." + name)),
           iceServers_(std::move(iceServers)),
           publicUrl_(std::move(publicUrl)),
-          signaling_(std::move(signaling)) {}
+          signaling_(std::move(signaling)),
+          replay_(std::move(replay)) {}
 
     const ProviderSettings& settings() const override { return settings_; }
 
@@ -93,12 +96,24 @@ public:
         return signaling_.mintToken(session, participant, expiresAt);
     }
 
+    bool claimWebhookId(const std::string& replayId, std::int64_t expiresAt) const override {
+        if (!replay_) return true;
+        try {
+            return replay_(name_, replayId, expiresAt);
+        } catch (const std::exception& e) {
+            // The plugin sees one exception type for "try again later".
+            throw ProviderUnavailable(std::string("webhook replay store unavailable: ") + e.what());
+        }
+    }
+
 private:
+    std::string name_;
     ProviderSettingsView settings_;
     Poco::Logger& logger_;
     IceServerSource iceServers_;
     std::string publicUrl_;
     SignalingSource signaling_;
+    WebhookReplaySource replay_;
 };
 
 }  // namespace
@@ -208,7 +223,7 @@ void PluginHost::createProviders(const std::shared_ptr<const config::Config>& co
         auto entry = std::make_unique<Entry>();
         entry->name = name;
         entry->module = factoryModules_[name];
-        entry->context = std::make_unique<ProviderContextImpl>(name, config, iceServers, publicUrl, signaling);
+        entry->context = std::make_unique<ProviderContextImpl>(name, config, iceServers, publicUrl, signaling, replay_);
         try {
             entry->provider = factory->second->create(*entry->context);
             if (!entry->provider) throw std::runtime_error("factory returned no provider");

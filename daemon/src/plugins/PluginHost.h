@@ -36,6 +36,11 @@ struct SignalingSource {
     std::function<std::string(const SessionView&, const ParticipantView&, std::int64_t expiresAt)> mintToken;
 };
 
+/// Records a webhook replay id for a provider until expiresAt (Unix
+/// seconds); false when it is already recorded (ProviderContext::claimWebhookId).
+using WebhookReplaySource =
+    std::function<bool(const std::string& provider, const std::string& replayId, std::int64_t expiresAt)>;
+
 struct ProviderInfo {
     std::string name;
     std::string modulePath;
@@ -62,6 +67,10 @@ public:
     void createProviders(const std::shared_ptr<const config::Config>& config, IceServerSource iceServers,
                          std::string publicUrl, std::vector<std::string>& errors, SignalingSource signaling = {});
 
+    /// Where the providers' contexts record webhook replay ids; set before
+    /// createProviders() (without it claimWebhookId() always answers true).
+    void setWebhookReplaySource(WebhookReplaySource replay) { replay_ = std::move(replay); }
+
     /// The provider named `name`, or nullptr when not loaded.
     Provider* find(const std::string& name) const;
     std::vector<ProviderInfo> list() const;
@@ -72,6 +81,7 @@ private:
     std::vector<std::unique_ptr<Module>> modules_;
     std::map<std::string, const ProviderFactory*> factories_;
     std::map<std::string, Module*> factoryModules_;
+    WebhookReplaySource replay_;
     std::vector<std::unique_ptr<Entry>> entries_;  // destroyed before modules_ (declared after)
 };
 

@@ -177,10 +177,26 @@ CREATE UNIQUE INDEX devices_by_enrollment_code ON devices (enrollment_code_hash)
 CREATE INDEX sessions_by_device ON sessions (device_id, status) WHERE device_id != '';
 )sql";
 
+// Provider webhooks: replay ids of verified callbacks (kept until they
+// expire, so a replay after a restart is still refused), and the lookup of a
+// session by the room id a provider names in its callbacks.
+constexpr const char* kWebhookReplay = R"sql(
+CREATE TABLE webhook_replay (
+    provider    TEXT    NOT NULL,
+    replay_id   TEXT    NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (provider, replay_id)
+);
+CREATE INDEX webhook_replay_by_expiry ON webhook_replay (expires_at);
+CREATE INDEX sessions_by_provider_room ON sessions (provider, provider_room_id, seq)
+    WHERE provider_room_id != '';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "sessions, participants, events, api keys, audit log", kV1Core},
     {2, "recordings", kV2Recordings},
     {3, "invites, devices", kV3InvitesDevices},
+    {4, "webhook replay ids, sessions by provider room", kWebhookReplay},
     // Append new steps here: {2, "...", R"sql(...)sql"}, ...
 };
 

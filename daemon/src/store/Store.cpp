@@ -501,6 +501,33 @@ void Store::setProviderRoom(const std::string& sessionId, const std::string& pro
     });
 }
 
+std::string Store::claimProviderRoom(const std::string& sessionId, const std::string& providerRoomId) {
+    return impl_->writer->run([&](WriteTransaction& txn) -> std::string {
+        auto update = txn.db.prepare(
+            "UPDATE sessions SET provider_room_id = ?, provider_status = 'ok', updated_at = ? "
+            "WHERE id = ? AND provider_status != 'ok'");
+        update->bindAll(providerRoomId, nowMillis(), sessionId);
+        update->run();
+        auto current = txn.db.prepare("SELECT provider_room_id FROM sessions WHERE id = ?");
+        current->bindAll(sessionId);
+        return current->step() ? current->columnText(0) : std::string();
+    });
+}
+
+std::optional<SessionRecord> Store::findSessionByProviderRoom(const std::string& provider,
+                                                              const std::string& providerRoomId) const {
+    if (providerRoomId.empty()) return std::nullopt;
+    auto db = impl_->readers->acquire();
+    sql::ReadTransaction snapshot(*db);
+    auto query = db->prepare(std::string("SELECT ") + kSessionColumns +
+                             " FROM sessions WHERE provider = ? AND provider_room_id = ? AND provider_room_id != '' "
+                             "ORDER BY seq DESC LIMIT 1");
+    query->bindAll(provider, providerRoomId);
+    auto sessions = collectSessions(*db, *query);
+    if (sessions.empty()) return std::nullopt;
+    return std::move(sessions.front());
+}
+
 std::vector<SessionRecord> Store::sessionsNeedingProviderRoom(int limit) const {
     auto db = impl_->readers->acquire();
     sql::ReadTransaction snapshot(*db);
@@ -564,6 +591,37 @@ std::vector<EventRecord> Store::listEvents(const std::string& sessionId, std::in
         events.push_back(readEventRow(*query));
     }
     return events;
+}
+
+// ---- webhook replay protection ------------------------------------------------------
+
+bool Store::claimWebhookId(const std::string& provider, const std::string& replayId, std::int64_t expiresAt,
+                           std::int64_t now) {
+    if (provider.empty() || replayId.empty()) {
+        throw StoreError("claimWebhookId: provider and replayId are required");
+    }
+    return impl_->writer->run([&](WriteTransaction& txn) {
+        auto& db = txn.db;
+        {
+            // Bounded clean-up per call: the table never needs a sweeper thread.
+            auto purge = db.prepare(
+                "DELETE FROM webhook_replay WHERE rowid IN "
+                "(SELECT rowid FROM webhook_replay WHERE expires_at < ? ORDER BY expires_at LIMIT 64)");
+            purge->bindAll(now);
+            purge->run();
+        }
+        {
+            auto existing = db.prepare(
+                "SELECT expires_at FROM webhook_replay WHERE provider = ? AND replay_id = ?");
+            existing->bindAll(provider, replayId);
+            if (existing->step() && existing->columnInt(0) >= now) return false;
+        }
+        auto insert = db.prepare(
+            "INSERT OR REPLACE INTO webhook_replay (provider, replay_id, expires_at) VALUES (?, ?, ?)");
+        insert->bindAll(provider, replayId, expiresAt);
+        insert->run();
+        return true;
+    });
 }
 
 // ---- api keys ----------------------------------------------------------------------

@@ -188,6 +188,15 @@ public:
     /// Updates providerRoomId/providerStatus only (and updatedAt).
     void setProviderRoom(const std::string& sessionId, const std::string& providerRoomId,
                          const std::string& providerStatus);
+    /// Sets the provider room of a session that has none yet (providerStatus
+    /// not "ok"), marking it "ok". Returns the room id in effect afterwards:
+    /// `providerRoomId`, or the one another caller stored first (a concurrent
+    /// retry), so every grant of a session names the same room. Returns ""
+    /// for an unknown session.
+    std::string claimProviderRoom(const std::string& sessionId, const std::string& providerRoomId);
+    /// The newest session of `provider` whose provider room id is `providerRoomId`.
+    std::optional<SessionRecord> findSessionByProviderRoom(const std::string& provider,
+                                                           const std::string& providerRoomId) const;
     /// Sessions whose providerStatus is "pending" or "unavailable" and status open.
     std::vector<SessionRecord> sessionsNeedingProviderRoom(int limit) const;
     std::vector<StatusCount> countSessionsByStatus() const;
@@ -206,6 +215,14 @@ public:
     EventRecord appendEvent(const EventRecord& event);
     /// Events of a session ordered by id, id > afterId, at most limit (1..1000).
     std::vector<EventRecord> listEvents(const std::string& sessionId, std::int64_t afterId, int limit) const;
+
+    // ---- webhook replay protection ----
+    /// Records (provider, replayId) until expiresAt (Unix ms). Returns false
+    /// when it is already recorded with an expiry after `now` (a replay).
+    /// Also deletes a bounded number of expired ids, so the table stays as
+    /// small as the traffic of one replay window.
+    bool claimWebhookId(const std::string& provider, const std::string& replayId, std::int64_t expiresAt,
+                        std::int64_t now);
 
     // ---- api keys ----
     void insertApiKey(const ApiKeyRecord& key, const AuditRecord& audit);

@@ -32,6 +32,7 @@ class StoreSessionsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(listFiltersAndCursorPaging);
     CPPUNIT_TEST(listLimitIsClamped);
     CPPUNIT_TEST(providerRoomBookkeeping);
+    CPPUNIT_TEST(webhookIdsAreClaimedOnceUntilTheyExpire);
     CPPUNIT_TEST(countsByStatus);
     CPPUNIT_TEST(participantJoinAndLeave);
     CPPUNIT_TEST_SUITE_END();
@@ -285,6 +286,37 @@ public:
         need = store->sessionsNeedingProviderRoom(10);
         CPPUNIT_ASSERT_EQUAL(std::size_t{1}, need.size());
         CPPUNIT_ASSERT_EQUAL(std::string("ses_u"), need[0].id);
+
+        // The first room claimed wins; a concurrent second one is not stored.
+        CPPUNIT_ASSERT_EQUAL(std::string("vonage-room-A"), store->claimProviderRoom("ses_u", "vonage-room-A"));
+        CPPUNIT_ASSERT_EQUAL(std::string("vonage-room-A"), store->claimProviderRoom("ses_u", "vonage-room-B"));
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"), store->findSession("ses_u")->providerStatus);
+        CPPUNIT_ASSERT(store->sessionsNeedingProviderRoom(10).empty());
+        CPPUNIT_ASSERT_EQUAL(std::string(), store->claimProviderRoom("ses_nope", "x"));
+
+        // Webhooks find the session by its provider room.
+        const auto byRoom = store->findSessionByProviderRoom("jitsi", "vonage-room-A");
+        CPPUNIT_ASSERT(byRoom.has_value());
+        CPPUNIT_ASSERT_EQUAL(std::string("ses_u"), byRoom->id);
+        CPPUNIT_ASSERT(!store->findSessionByProviderRoom("vonage", "vonage-room-A").has_value());
+        CPPUNIT_ASSERT(!store->findSessionByProviderRoom("jitsi", "").has_value());
+    }
+
+    void webhookIdsAreClaimedOnceUntilTheyExpire() {
+        TestDir dir;
+        const auto path = dir.file("s.db");
+        {
+            auto store = openStore(path);
+            CPPUNIT_ASSERT(store->claimWebhookId("jaas", "sig-1", 2000, 1000));
+            CPPUNIT_ASSERT(!store->claimWebhookId("jaas", "sig-1", 2000, 1500));
+            CPPUNIT_ASSERT(store->claimWebhookId("vonage", "sig-1", 2000, 1500));  // scoped per provider
+        }
+        auto store = openStore(path);  // kept across a restart
+        CPPUNIT_ASSERT(!store->claimWebhookId("jaas", "sig-1", 3000, 2000));
+        // Expired ids are free again (and purged).
+        CPPUNIT_ASSERT(store->claimWebhookId("jaas", "sig-1", 5000, 2001));
+        CPPUNIT_ASSERT(!store->claimWebhookId("jaas", "sig-1", 5000, 4000));
+        CPPUNIT_ASSERT_THROW(store->claimWebhookId("", "x", 1, 0), StoreError);
     }
 
     void countsByStatus() {

@@ -107,10 +107,14 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("jitsi"), findSpec(jitsi, "audience").defaultValue);
         CPPUNIT_ASSERT_EQUAL(std::string(""), findSpec(jitsi, "tenant").defaultValue);
         const auto jaas = jaasFactory.settings();
-        CPPUNIT_ASSERT_EQUAL(std::size_t(4), jaas.size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(6), jaas.size());
         CPPUNIT_ASSERT(findSpec(jaas, "app_id").required);
         CPPUNIT_ASSERT(findSpec(jaas, "api_key_id").required);
         CPPUNIT_ASSERT(findSpec(jaas, "private_key_file").type == SettingType::SecretFile);
+        // Webhooks are optional: no secret, no webhooks.
+        CPPUNIT_ASSERT(findSpec(jaas, "webhook_secret_file").type == SettingType::SecretFile);
+        CPPUNIT_ASSERT(!findSpec(jaas, "webhook_secret_file").required);
+        CPPUNIT_ASSERT_EQUAL(std::string("300"), findSpec(jaas, "webhook_tolerance_seconds").defaultValue);
         for (const auto* specs : {&jitsi, &jaas}) {
             const SettingSpec& ttl = findSpec(*specs, "token_ttl_seconds");
             CPPUNIT_ASSERT(ttl.type == SettingType::Int);

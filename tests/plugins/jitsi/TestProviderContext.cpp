@@ -46,4 +46,14 @@ int TestProviderContext::iceServerRequests() const {
     return iceServerRequests_;
 }
 
+bool TestProviderContext::claimWebhookId(const std::string& replayId, std::int64_t expiresAt) const {
+    const std::int64_t nowSeconds =
+        std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count();
+    std::lock_guard lock(mutex_);
+    const auto found = webhookIds_.find(replayId);
+    if (found != webhookIds_.end() && found->second >= nowSeconds) return false;
+    webhookIds_[replayId] = expiresAt;
+    return true;
+}
+
 }  // namespace consultd::testing

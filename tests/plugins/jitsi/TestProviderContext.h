@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ public:
     std::vector<IceServer> iceServersFor(const std::string& sessionId,
                                          const std::string& participantId) const override;
     std::string publicUrl() const override;
+    /// In memory, like the daemon's store: false for an id seen before that
+    /// has not expired by now().
+    bool claimWebhookId(const std::string& replayId, std::int64_t expiresAt) const override;
 
     /// Every line logged so far.
     std::vector<std::string> logLines() const;
@@ -45,6 +49,7 @@ private:
     mutable std::mutex mutex_;
     mutable std::vector<std::string> log_;
     mutable int iceServerRequests_ = 0;
+    mutable std::map<std::string, std::int64_t> webhookIds_;
 };
 
 }  // namespace consultd::testing

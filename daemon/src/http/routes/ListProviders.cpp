@@ -12,6 +12,19 @@ const char* healthName(Health::State state) {
     return "unavailable";
 }
 
+Health effectiveHealth(Provider& provider, const core::CircuitBreaker::Snapshot& circuit) {
+    Health health = safeHealth(provider);
+    if (circuit.state == core::CircuitBreaker::State::Open) {
+        health.state = Health::State::Unavailable;
+        health.detail = "circuit open after " + std::to_string(circuit.consecutiveFailures) +
+                        " consecutive failures; calls are refused until a probe succeeds (" + health.detail + ")";
+    } else if (circuit.state == core::CircuitBreaker::State::HalfOpen && health.state == Health::State::Healthy) {
+        health.state = Health::State::Degraded;
+        health.detail = "circuit half-open: the next call probes the provider";
+    }
+    return health;
+}
+
 /// A provider's health, with a plugin exception reported as unavailable.
 Health safeHealth(Provider& provider) {
     try {
@@ -47,11 +60,18 @@ public:
             c->set("screen_share", caps.screenShare);
             c->set("webhooks", caps.webhooks);
             item->set("capabilities", c);
-            const Health health = safeHealth(*info.provider);
+            const auto circuit = s_.sessions.circuit(info.name);
+            const Health health = effectiveHealth(*info.provider, circuit);
             Poco::JSON::Object::Ptr h = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
             h->set("state", healthName(health.state));
             h->set("detail", health.detail);
             item->set("health", h);
+            Poco::JSON::Object::Ptr c2 = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+            c2->set("state", core::CircuitBreaker::stateName(circuit.state));
+            c2->set("consecutive_failures", circuit.consecutiveFailures);
+            c2->set("retry_in_seconds", static_cast<Poco::Int64>((circuit.retryAfter.count() + 999) / 1000));
+            c2->set("times_opened", static_cast<Poco::UInt64>(circuit.timesOpened));
+            item->set("circuit", c2);
             items->add(item);
         }
         Poco::JSON::Object out;

@@ -3,8 +3,12 @@
 namespace consultd::http::routes {
 namespace {
 
-/// Readiness: the store answers and the default provider is not unavailable.
-/// Other providers' health is reported, and makes the answer "degraded".
+/// Readiness: 503 only when this daemon cannot serve at all (the store does
+/// not answer, or the default provider is not loaded: a config problem).
+/// A provider outage keeps it 200 with status "degraded": sessions are still
+/// created (provider_status unavailable) and their rooms made when the
+/// provider is back, so taking the appliance out of service would only add
+/// an outage of consultd itself to the provider's (docs/providers.md).
 class Readyz final : public Route {
 public:
     explicit Readyz(ApiServices& services) : s_(services) {}
@@ -22,10 +26,14 @@ public:
             ready = false;
         }
         for (const auto& info : s_.plugins.list()) {
-            const Health health = safeHealth(*info.provider);
-            checks->set("provider:" + info.name, healthName(health.state));
+            const auto circuit = s_.sessions.circuit(info.name);
+            const Health health = effectiveHealth(*info.provider, circuit);
+            std::string check = healthName(health.state);
+            if (circuit.state != core::CircuitBreaker::State::Closed) {
+                check += std::string(" (circuit ") + core::CircuitBreaker::stateName(circuit.state) + ")";
+            }
+            checks->set("provider:" + info.name, check);
             if (health.state != Health::State::Healthy) degraded = true;
-            if (info.name == defaultProvider && health.state == Health::State::Unavailable) ready = false;
         }
         out.set("status", !ready ? "unavailable" : degraded ? "degraded" : "ready");
         out.set("checks", checks);

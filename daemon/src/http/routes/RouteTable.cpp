@@ -31,6 +31,8 @@ void registerApiRoutes(Router& router, ApiServices& s, signal::SignalingService*
     router.add("POST", "/api/v1/kiosk/enroll", "", makeKioskEnroll(s));
     router.add("GET", "/api/v1/kiosk/state", "", makeKioskState(s));
     router.add("POST", "/api/v1/kiosk/grant", "", makeKioskGrant(s));
+    // Public: the provider's signature check authenticates (rate-limited per address).
+    router.add("POST", "/api/v1/webhooks/{provider}", "", makeProviderWebhook(s));
     router.add("GET", "/healthz", "", makeHealthz(s));
     router.add("GET", "/readyz", "", makeReadyz(s));
     router.add("GET", "/api/v1/healthz", "", makeHealthz(s));

@@ -39,6 +39,8 @@ std::unique_ptr<Route> makeKioskState(ApiServices& services);
 std::unique_ptr<Route> makeKioskGrant(ApiServices& services);
 std::unique_ptr<Route> makeReadyz(ApiServices& services);
 std::unique_ptr<Route> makeMetrics(ApiServices& services);
+/// POST /api/v1/webhooks/{provider} (public: the provider's signature check authenticates).
+std::unique_ptr<Route> makeProviderWebhook(ApiServices& services);
 /// GET /api/v1/signal (WebSocket upgrade into the signaling hub).
 std::unique_ptr<Route> makeSignal(ApiServices& services, signal::SignalingService& signaling);
 
@@ -46,6 +48,9 @@ std::unique_ptr<Route> makeSignal(ApiServices& services, signal::SignalingServic
 const char* healthName(Health::State state);
 /// A provider's health; a throwing health() counts as unavailable.
 Health safeHealth(Provider& provider);
+/// safeHealth() combined with the provider's circuit breaker: open is
+/// unavailable, half-open at most degraded.
+Health effectiveHealth(Provider& provider, const core::CircuitBreaker::Snapshot& circuit);
 
 /// The route table of REST API v1; the signaling route only with `signaling`.
 void registerApiRoutes(Router& router, ApiServices& services, signal::SignalingService* signaling = nullptr);
