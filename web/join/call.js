@@ -18,6 +18,7 @@ const MAX_BACKOFF_MS = 15000;
 const DISCONNECTED_GRACE_MS = 2500;
 const STATS_EVERY_MS = 2000;
 const MEDIA_FAIL_MS = 25000;
+const FIRST_OFFER_WAIT_MS = 3000;
 
 export class WebRtcCall extends EventTarget {
   /**
@@ -41,6 +42,7 @@ export class WebRtcCall extends EventTarget {
     this.screenTrack = null;
     this.statsTimer = null;
     this.lastStats = new Map();
+    this.inbox = Promise.resolve();
   }
 
   emit(type, detail) {
@@ -64,7 +66,11 @@ export class WebRtcCall extends EventTarget {
       } catch {
         return;
       }
-      this.handle(message).catch((e) => console.warn('signaling message failed', message.type, e));
+      // One at a time, in arrival order: an ICE candidate must not be applied
+      // before the offer that came ahead of it has been set.
+      this.inbox = this.inbox
+        .then(() => this.handle(message))
+        .catch((e) => console.warn('signaling message failed', message.type, e));
     };
     ws.onclose = () => {
       if (this.ws !== ws) return;
@@ -150,7 +156,10 @@ export class WebRtcCall extends EventTarget {
         break;
       case 'answer': {
         const peer = this.peers.get(m.from);
-        if (peer) await peer.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        if (peer && peer.pc.signalingState === 'have-local-offer') {
+          peer.negotiated = true;
+          await peer.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        }
         break;
       }
       case 'ice-candidate': {
@@ -214,6 +223,8 @@ export class WebRtcCall extends EventTarget {
       stream: new MediaStream(),
       graceTimer: null,
       mediaTimer: null,
+      offerTimer: null,
+      negotiated: false,
     };
     this.peers.set(id, peer);
     if (this.localStream && this.localStream.getTracks().length) {
@@ -226,8 +237,8 @@ export class WebRtcCall extends EventTarget {
       pc.addTransceiver('audio', { direction: 'recvonly' });
       pc.addTransceiver('video', { direction: 'recvonly' });
     }
-    pc.onnegotiationneeded = async () => {
-      if (!this.active) return;
+    const offer = async () => {
+      if (!this.active || this.peers.get(id) !== peer || pc.signalingState === 'closed') return;
       try {
         peer.makingOffer = true;
         await pc.setLocalDescription();
@@ -237,6 +248,19 @@ export class WebRtcCall extends EventTarget {
       } finally {
         peer.makingOffer = false;
       }
+    };
+    pc.onnegotiationneeded = () => {
+      // First contact: the impolite side offers and the polite side waits for
+      // that offer (both offering at once works, but costs a rollback and a
+      // second ICE gathering). If none comes, the polite side offers itself.
+      if (peer.polite && !peer.negotiated) {
+        clearTimeout(peer.offerTimer);
+        peer.offerTimer = setTimeout(() => {
+          if (!peer.negotiated && pc.signalingState === 'stable') offer();
+        }, FIRST_OFFER_WAIT_MS);
+        return;
+      }
+      offer();
     };
     pc.onicecandidate = ({ candidate }) => {
       if (candidate) this.send({ type: 'ice-candidate', to: id, candidate: candidate.toJSON() });
@@ -285,6 +309,8 @@ export class WebRtcCall extends EventTarget {
     const collision = peer.makingOffer || pc.signalingState !== 'stable';
     peer.ignoreOffer = !peer.polite && collision;
     if (peer.ignoreOffer) return;
+    peer.negotiated = true;
+    clearTimeout(peer.offerTimer);
     await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp }); // rolls back our own offer if any
     await pc.setLocalDescription();
     this.send({ type: 'answer', to: m.from, sdp: pc.localDescription.sdp });
@@ -295,6 +321,7 @@ export class WebRtcCall extends EventTarget {
     if (!peer) return;
     clearTimeout(peer.graceTimer);
     clearTimeout(peer.mediaTimer);
+    clearTimeout(peer.offerTimer);
     peer.pc.close();
     this.peers.delete(id);
     this.lastStats.delete(id);
@@ -377,6 +404,25 @@ export class WebRtcCall extends EventTarget {
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
     this.emit('connection', { state: 'closed' });
+  }
+
+  /** States of the signaling socket and every peer connection, for diagnostics (no secrets). */
+  snapshot() {
+    return {
+      status: this.status,
+      self: this.self?.id,
+      socket: this.ws ? this.ws.readyState : -1,
+      peers: [...this.peers.values()].map((p) => ({
+        id: p.id,
+        polite: p.polite,
+        signaling: p.pc.signalingState,
+        ice: p.pc.iceConnectionState,
+        gathering: p.pc.iceGatheringState,
+        connection: p.pc.connectionState,
+        ignoreOffer: p.ignoreOffer,
+        makingOffer: p.makingOffer,
+      })),
+    };
   }
 
   // ---- network quality from getStats ---------------------------------------------------

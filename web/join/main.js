@@ -101,16 +101,16 @@ async function deviceCheck() {
   $('camera-select').parentElement.classList.toggle('no-video', !video);
   $('camera-select').hidden = !video;
   document.querySelector('label[for="camera-select"]').hidden = !video;
-  await openPreview({ ...prefs(), video });
-  $('camera-select').onchange = () => openPreview({ videoId: $('camera-select').value, audioId: $('mic-select').value, video });
-  $('mic-select').onchange = () => openPreview({ videoId: $('camera-select').value, audioId: $('mic-select').value, video });
-  $('media-retry').onclick = () => openPreview({ video });
   $('join-button').onclick = () => enter();
   $('join-chat-only').onclick = () => {
     state.chatOnly = true;
     enter();
   };
-  $('join-button').focus();
+  await openPreview({ ...prefs(), video });
+  $('camera-select').onchange = () => openPreview({ videoId: $('camera-select').value, audioId: $('mic-select').value, video });
+  $('mic-select').onchange = () => openPreview({ videoId: $('camera-select').value, audioId: $('mic-select').value, video });
+  $('media-retry').onclick = () => openPreview({ video });
+  if (!$('join-button').disabled) $('join-button').focus();
 }
 
 async function openPreview(choice) {
@@ -247,6 +247,8 @@ function remoteTile(call, id) {
 function webrtcCall(grant) {
   const call = new WebRtcCall({ grant, localStream: state.chatOnly ? null : state.stream, freshGrant });
   state.call = call;
+  // For support and the browser tests: peer states, no secrets.
+  window.consultdDiagnostics = () => call.snapshot();
   const role = state.info.participant.role;
   $('self-video').srcObject = state.stream;
   $('btn-end').hidden = role !== 'host';

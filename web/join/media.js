@@ -101,8 +101,11 @@ export function watchLevel(stream, onLevel) {
     for (const v of data) peak = Math.max(peak, Math.abs(v - 128));
     onLevel(Math.min(1, peak / 64));
   }, 100);
+  let stopped = false;
   return () => {
+    if (stopped) return;
+    stopped = true;
     clearInterval(timer);
-    context.close();
+    context.close().catch(() => {});
   };
 }

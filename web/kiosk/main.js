@@ -179,6 +179,8 @@ async function joinCall(session) {
     kiosk.stream = stream;
     const call = new WebRtcCall({ grant, localStream: stream, freshGrant: () => grantFor(session.id) });
     kiosk.call = call;
+    // For support and the browser tests: peer states, no secrets.
+    window.consultdDiagnostics = () => call.snapshot();
     kiosk.callSession = session.id;
     $('self-video').srcObject = stream;
     call.addEventListener('remote-stream', ({ detail }) => {
