@@ -171,6 +171,30 @@ class JoinApiTest(harness.ApiTestCase):
         self.assertStatus(r, 429, "RATE_LIMITED")
         self.assertIn("retry-after", r.headers)
 
+    def test_join_page_csp_allows_the_enabled_providers_only(self):
+        r = self.daemon.request("GET", "/join/" + "c" * 32)
+        self.assertEqual(r.status, 200, r.describe())
+        csp = r.headers["content-security-policy"]
+        directives = {d.split()[0]: d.split()[1:] for d in (x.strip() for x in csp.split(";")) if d}
+        # jitsi (meet.example.org) and jaas are enabled in the harness config.
+        self.assertEqual(directives["script-src"], ["'self'", f"https://{harness.JITSI_DOMAIN}", "https://8x8.vc"])
+        self.assertEqual(directives["frame-src"], [f"https://{harness.JITSI_DOMAIN}", "https://8x8.vc"])
+        self.assertNotIn("'unsafe-inline'", csp)
+        self.assertEqual(directives["frame-ancestors"], ["'none'"])
+        kiosk = self.daemon.request("GET", "/kiosk").headers["content-security-policy"]
+        self.assertIn("script-src 'self';", kiosk)
+        self.assertIn("frame-src 'none'", kiosk)
+
+    def test_failed_device_authentication_is_rate_limited(self):
+        d = harness.Daemon(self, name="kioskrate", config={"security": {"auth_failure_rate_per_minute": 3}})
+        d.start()
+        bogus = {"Cookie": "consultd_device=dev_aaaaaaaaaaaaaaaa." + "a" * 52}
+        codes = [d.request("GET", "/api/v1/kiosk/state", headers=bogus).status for _ in range(3)]
+        self.assertEqual(codes, [401, 401, 401])
+        r = d.request("GET", "/api/v1/kiosk/state", headers=bogus)
+        self.assertStatus(r, 429, "RATE_LIMITED")
+        self.assertIn("retry-after", r.headers)
+
     # ---- devices and kiosks --------------------------------------------------------------
 
     def audit(self):

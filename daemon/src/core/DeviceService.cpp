@@ -46,7 +46,9 @@ DeviceService::DeviceService(store::Store& store, ConfigSource config)
     : store_(store),
       devices_(store),
       config_(std::move(config)),
-      enrollLimiter_(static_cast<double>(config_()->getInt("devices.enroll_rate_per_minute")), std::chrono::minutes(1)) {}
+      enrollLimiter_(static_cast<double>(config_()->getInt("devices.enroll_rate_per_minute")), std::chrono::minutes(1)),
+      authFailureLimiter_(static_cast<double>(config_()->getInt("security.auth_failure_rate_per_minute")),
+                          std::chrono::minutes(1)) {}
 
 std::string DeviceService::normalizeCode(const std::string& text) {
     std::string code;
@@ -149,14 +151,26 @@ EnrolledDevice DeviceService::enroll(const std::string& code, const std::string&
     return result;
 }
 
-std::optional<store::DeviceRecord> DeviceService::authenticate(const std::string& credential) {
+std::optional<store::DeviceRecord> DeviceService::authenticate(const std::string& credential,
+                                                               const std::string& clientAddress) {
+    // A failed attempt takes a token; an address out of tokens is refused
+    // before any lookup (guessing credentials costs the guesser, not the store).
+    const auto refuse = [&]() -> std::optional<store::DeviceRecord> {
+        authFailureLimiter_.setRate(static_cast<double>(config_()->getInt("security.auth_failure_rate_per_minute")));
+        const auto decision = authFailureLimiter_.acquire(clientAddress);
+        if (!decision.allowed) {
+            throw ApiError(429, "RATE_LIMITED", "too many failed device authentications from this address")
+                .withRetryAfter(decision.retryAfterSeconds);
+        }
+        return std::nullopt;
+    };
     const auto dot = credential.find('.');
-    if (dot == std::string::npos || dot > 64 || credential.size() - dot - 1 != 52) return std::nullopt;
+    if (dot == std::string::npos || dot > 64 || credential.size() - dot - 1 != 52) return refuse();
     const std::string id = credential.substr(0, dot);
     const std::string presented = util::sha256Hex(credential.substr(dot + 1));
     auto device = devices_.find(id);
-    if (!device || device->status != "enrolled" || device->credentialHash.empty()) return std::nullopt;
-    if (!util::constantTimeEquals(presented, device->credentialHash)) return std::nullopt;
+    if (!device || device->status != "enrolled" || device->credentialHash.empty()) return refuse();
+    if (!util::constantTimeEquals(presented, device->credentialHash)) return refuse();
     const std::int64_t now = util::nowMillis();
     if (now - device->lastSeenAt >= kTouchEveryMs) {
         try {

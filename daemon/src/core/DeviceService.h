@@ -56,8 +56,10 @@ public:
     EnrolledDevice enroll(const std::string& code, const std::string& clientAddress, const std::string& requestId);
     /// The enrolled device holding `credential`; nullopt when the credential is
     /// malformed, unknown, replaced or revoked. Records last_seen_at (at most
-    /// every 30 s per device).
-    std::optional<store::DeviceRecord> authenticate(const std::string& credential);
+    /// every 30 s per device). Failures count per `clientAddress`
+    /// (security.auth_failure_rate_per_minute): beyond it 429 RATE_LIMITED,
+    /// without looking at the credential.
+    std::optional<store::DeviceRecord> authenticate(const std::string& credential, const std::string& clientAddress);
     /// The device's next and active sessions.
     KioskState state(const store::DeviceRecord& device, SessionService& sessions) const;
 
@@ -71,6 +73,7 @@ private:
     store::DeviceStore devices_;
     ConfigSource config_;
     RateLimiter enrollLimiter_;
+    RateLimiter authFailureLimiter_;
 };
 
 }  // namespace consultd::core

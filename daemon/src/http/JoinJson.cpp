@@ -61,7 +61,7 @@ Poco::JSON::Object::Ptr deviceJson(const store::DeviceRecord& d) {
 }
 
 store::DeviceRecord authenticateDevice(core::DeviceService& devices, Request& request) {
-    auto device = devices.authenticate(cookieValue(request, kDeviceCookie));
+    auto device = devices.authenticate(cookieValue(request, kDeviceCookie), request.clientAddress());
     if (!device) {
         throw core::ApiError(401, "DEVICE_UNAUTHENTICATED",
                              "this browser holds no valid device credential; enroll it with a code");
