@@ -56,10 +56,12 @@ cleanup() {
             kill -KILL "$pid" 2>/dev/null
         fi
     done
-    if dpkg-query -W -f='${Status}' consultd 2>/dev/null | grep -q 'installed\|config-files\|unpacked'; then
-        echo "cleanup: purging consultd"
-        dpkg --purge consultd >/dev/null 2>&1 || true
-    fi
+    for p in consultd-plugin-webrtc consultd-plugin-vonage consultd; do
+        if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'installed\|config-files\|unpacked'; then
+            echo "cleanup: purging $p"
+            dpkg --purge "$p" >/dev/null 2>&1 || true
+        fi
+    done
     # Dependencies the install pulled in (missing before) go too.
     if [ -s "$pulled_in" ]; then
         echo "cleanup: removing packages the test installed: $(tr '\n' ' ' <"$pulled_in")"
@@ -113,8 +115,25 @@ else
 fi
 deb=$(ls "$out"/consultd_*.deb 2>/dev/null | head -n 1 || true)
 [ -n "$deb" ] && [ -f "$deb" ] || fail "no consultd_*.deb in $out"
-dpkg-deb --info "$deb" | sed -n '/Package:/,/Description:/p'
-dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}'
+webrtc_deb=$(ls "$out"/consultd-plugin-webrtc_*.deb 2>/dev/null | head -n 1 || true)
+vonage_deb=$(ls "$out"/consultd-plugin-vonage_*.deb 2>/dev/null | head -n 1 || true)
+[ -f "$webrtc_deb" ] || fail "no consultd-plugin-webrtc_*.deb in $out"
+[ -f "$vonage_deb" ] || fail "no consultd-plugin-vonage_*.deb in $out"
+all_debs=("$deb" "$webrtc_deb" "$vonage_deb")
+for d in "${all_debs[@]}"; do
+    dpkg-deb --info "$d" | sed -n '/Package:/,/Description:/p'
+    dpkg-deb --contents "$d" | awk '{print $1, $2, $6}'
+done
+# The split keeps GStreamer's elements optional: only the webrtc plugin pulls them in.
+dpkg-deb -f "$deb" Depends | grep -q 'gstreamer1.0-plugins-bad\|gstreamer1.0-nice' &&
+    fail "consultd itself depends on GStreamer elements: $(dpkg-deb -f "$deb" Depends)"
+for need in gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-plugins-good 'consultd (='; do
+    dpkg-deb -f "$webrtc_deb" Depends | grep -qF "$need" || fail "consultd-plugin-webrtc does not depend on $need"
+done
+dpkg-deb --contents "$deb" | grep -q 'plugins/webrtc.so\|plugins/vonage.so' && fail "consultd ships a split-out plugin"
+dpkg-deb --contents "$deb" | grep -q 'usr/share/consultd/web/admin/index.html' || fail "consultd lacks the web pages"
+dpkg-deb --contents "$webrtc_deb" | grep -q 'plugins/webrtc.so' || fail "consultd-plugin-webrtc lacks webrtc.so"
+dpkg-deb --contents "$vonage_deb" | grep -q 'plugins/vonage.so' || fail "consultd-plugin-vonage lacks vonage.so"
 
 log "lintian"
 changes=$(ls "$out"/consultd_*.changes 2>/dev/null | head -n 1 || true)
@@ -125,15 +144,17 @@ grep -q '^E: ' "$tmp/lintian.txt" && fail "lintian reports errors"
 [ "$lintian_rc" -eq 0 ] || fail "lintian exited $lintian_rc"
 
 # ---- install ----------------------------------------------------------------------
-log "apt-get install $deb"
+log "apt-get install ${all_debs[*]}"
 install_rc=0
-"${APT[@]}" install "$deb" >"$tmp/install.log" 2>&1 || install_rc=$?
+"${APT[@]}" install "${all_debs[@]}" >"$tmp/install.log" 2>&1 || install_rc=$?
 # "The following NEW packages will be installed:" then indented names.
 awk '/^The following NEW packages will be installed:/ {on=1; next} on && /^  / {for (i=1;i<=NF;i++) print $i; next} {on=0}' \
-    "$tmp/install.log" | grep -vx consultd >"$pulled_in" || true
+    "$tmp/install.log" | grep -vx 'consultd\|consultd-plugin-webrtc\|consultd-plugin-vonage' >"$pulled_in" || true
 [ "$install_rc" -eq 0 ] || { cat "$tmp/install.log"; fail "apt-get install failed"; }
 [ -s "$pulled_in" ] && echo "note: the install pulled in $(tr '\n' ' ' <"$pulled_in")"
-dpkg-query -W -f='${Status}\n' consultd | grep -q 'install ok installed' || fail "consultd is not installed"
+for p in consultd consultd-plugin-webrtc consultd-plugin-vonage; do
+    dpkg-query -W -f='${Status}\n' "$p" | grep -q 'install ok installed' || fail "$p is not installed"
+done
 
 log "user, folders, modes, secrets"
 getent passwd consultd | grep -q ':/var/lib/consultd:/usr/sbin/nologin$' || fail "consultd user: $(getent passwd consultd)"
@@ -157,7 +178,9 @@ for f in /lib/systemd/system/consultd.service /usr/lib/sysusers.d/consultd.conf 
     /usr/sbin/consultctl; do
     [ -e "$f" ] || fail "$f not installed"
 done
-ls /usr/lib/*/consultd/plugins/jitsi.so /usr/lib/*/consultd/libconsultd-api.so.1 >/dev/null || fail "plugin or API library missing"
+ls /usr/lib/*/consultd/plugins/jitsi.so /usr/lib/*/consultd/plugins/webrtc.so /usr/lib/*/consultd/plugins/vonage.so \
+    /usr/lib/*/consultd/libconsultd-api.so.1 /usr/share/consultd/web/admin/index.html >/dev/null ||
+    fail "a plugin, the API library or the web pages are missing"
 ldd /usr/sbin/consultd | grep -q 'not found' && fail "unresolved libraries: $(ldd /usr/sbin/consultd | grep 'not found')"
 
 log "systemd-analyze verify on the installed unit"
@@ -244,18 +267,27 @@ check_survived() {  # check_survived WHAT
 log "reinstall twice (same version), then upgrade to a newer version"
 echo '# local edit by the packaging test' >>/etc/consultd/consultd.conf
 for round in 1 2; do
-    "${APT[@]}" install --reinstall "$deb" >"$tmp/reinstall.$round.log" 2>&1 ||
+    "${APT[@]}" install --reinstall "${all_debs[@]}" >"$tmp/reinstall.$round.log" 2>&1 ||
         { cat "$tmp/reinstall.$round.log"; fail "reinstall $round"; }
     check_survived "reinstall $round"
 done
-# A newer version of the same package: repacked with a higher Version.
+# A newer version of the same packages: repacked with a higher Version (the
+# plugins depend on consultd (= version), so all three move together).
 mkdir "$tmp/repack"
-dpkg-deb -R "$deb" "$tmp/repack/pkg"
 version=$(dpkg-deb -f "$deb" Version)
-sed -i "s/^Version: .*/Version: ${version}+pkgtest1/" "$tmp/repack/pkg/DEBIAN/control"
-dpkg-deb -b --root-owner-group "$tmp/repack/pkg" "$tmp/repack/consultd_${version}+pkgtest1_amd64.deb" >/dev/null
-"${APT[@]}" install "$tmp/repack/consultd_${version}+pkgtest1_amd64.deb" >"$tmp/upgrade.log" 2>&1 ||
+new_debs=()
+for d in "${all_debs[@]}"; do
+    name=$(dpkg-deb -f "$d" Package)
+    rm -rf "$tmp/repack/pkg"
+    dpkg-deb -R "$d" "$tmp/repack/pkg"
+    sed -i "s/^Version: .*/Version: ${version}+pkgtest1/; s/(= ${version})/(= ${version}+pkgtest1)/" \
+        "$tmp/repack/pkg/DEBIAN/control"
+    dpkg-deb -b --root-owner-group "$tmp/repack/pkg" "$tmp/repack/${name}_${version}+pkgtest1_amd64.deb" >/dev/null
+    new_debs+=("$tmp/repack/${name}_${version}+pkgtest1_amd64.deb")
+done
+"${APT[@]}" install "${new_debs[@]}" >"$tmp/upgrade.log" 2>&1 ||
     { cat "$tmp/upgrade.log"; fail "upgrade"; }
+[ "$(dpkg-query -W -f='${Version}' consultd-plugin-webrtc)" = "${version}+pkgtest1" ] || fail "the webrtc plugin was not upgraded"
 [ "$(dpkg-query -W -f='${Version}' consultd)" = "${version}+pkgtest1" ] || fail "upgrade did not happen"
 check_survived "upgrade"
 ls /var/lib/consultd/backups/consultd.db.pre-upgrade-from-"$version"-* >/dev/null 2>&1 ||
@@ -270,7 +302,8 @@ curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || fail "/healthz after th
 stop_daemon upgraded
 
 log "remove keeps configuration, secrets and data"
-"${APT[@]}" remove consultd >"$tmp/remove.log" 2>&1 || { cat "$tmp/remove.log"; fail "remove"; }
+"${APT[@]}" remove consultd consultd-plugin-webrtc consultd-plugin-vonage >"$tmp/remove.log" 2>&1 ||
+    { cat "$tmp/remove.log"; fail "remove"; }
 [ ! -e /usr/sbin/consultd ] || fail "/usr/sbin/consultd still there after remove"
 for f in /var/lib/consultd/consultd.db /etc/consultd/secrets/jitsi_app_secret /etc/consultd/secrets/turn_secret \
     /etc/consultd/consultd.conf; do
@@ -279,7 +312,8 @@ done
 getent passwd consultd >/dev/null || fail "remove deleted the consultd user"
 
 log "purge removes data, secrets, configuration and the user"
-dpkg --purge consultd >"$tmp/purge.log" 2>&1 || { cat "$tmp/purge.log"; fail "purge"; }
+dpkg --purge consultd-plugin-webrtc consultd-plugin-vonage consultd >"$tmp/purge.log" 2>&1 ||
+    { cat "$tmp/purge.log"; fail "purge"; }
 for f in /var/lib/consultd /etc/consultd /lib/systemd/system/consultd.service /usr/lib/sysusers.d/consultd.conf; do
     [ ! -e "$f" ] || fail "purge left $f"
 done
