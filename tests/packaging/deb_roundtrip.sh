@@ -125,15 +125,20 @@ for d in "${all_debs[@]}"; do
     dpkg-deb --contents "$d" | awk '{print $1, $2, $6}'
 done
 # The split keeps GStreamer's elements optional: only the webrtc plugin pulls them in.
-dpkg-deb -f "$deb" Depends | grep -q 'gstreamer1.0-plugins-bad\|gstreamer1.0-nice' &&
+depends=$(dpkg-deb -f "$deb" Depends)
+grep -q 'gstreamer1.0-plugins-bad\|gstreamer1.0-nice' <<<"$depends" &&
     fail "consultd itself depends on GStreamer elements: $(dpkg-deb -f "$deb" Depends)"
 for need in gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-plugins-good 'consultd (='; do
-    dpkg-deb -f "$webrtc_deb" Depends | grep -qF "$need" || fail "consultd-plugin-webrtc does not depend on $need"
+    grep -qF "$need" <<<"$(dpkg-deb -f "$webrtc_deb" Depends)" || fail "consultd-plugin-webrtc does not depend on $need"
 done
-dpkg-deb --contents "$deb" | grep -q 'plugins/webrtc.so\|plugins/vonage.so' && fail "consultd ships a split-out plugin"
-dpkg-deb --contents "$deb" | grep -q 'usr/share/consultd/web/admin/index.html' || fail "consultd lacks the web pages"
-dpkg-deb --contents "$webrtc_deb" | grep -q 'plugins/webrtc.so' || fail "consultd-plugin-webrtc lacks webrtc.so"
-dpkg-deb --contents "$vonage_deb" | grep -q 'plugins/vonage.so' || fail "consultd-plugin-vonage lacks vonage.so"
+# (contents into files first: grep -q closing a pipe early fails under pipefail)
+dpkg-deb --contents "$deb" >"$tmp/contents.consultd"
+dpkg-deb --contents "$webrtc_deb" >"$tmp/contents.webrtc"
+dpkg-deb --contents "$vonage_deb" >"$tmp/contents.vonage"
+grep -q 'plugins/webrtc.so\|plugins/vonage.so' "$tmp/contents.consultd" && fail "consultd ships a split-out plugin"
+grep -q 'usr/share/consultd/web/admin/index.html' "$tmp/contents.consultd" || fail "consultd lacks the web pages"
+grep -q 'plugins/webrtc.so' "$tmp/contents.webrtc" || fail "consultd-plugin-webrtc lacks webrtc.so"
+grep -q 'plugins/vonage.so' "$tmp/contents.vonage" || fail "consultd-plugin-vonage lacks vonage.so"
 
 log "lintian"
 changes=$(ls "$out"/consultd_*.changes 2>/dev/null | head -n 1 || true)
