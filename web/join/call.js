@@ -116,6 +116,11 @@ export class WebRtcCall extends EventTarget {
         this.backoff = 1000;
         this.self = m.self;
         this.status = m.session.status;
+        // Not resumed: the others saw us leave (or the daemon restarted) and
+        // will make new peer connections for us, so ours start over too.
+        // Resumed: nobody noticed; keep the connections (media does not
+        // depend on the signaling socket) and restart ICE where it broke.
+        if (!m.resumed) for (const id of [...this.peers.keys()]) this.dropPeer(id);
         const present = new Set();
         for (const p of m.participants) {
           present.add(p.id);
