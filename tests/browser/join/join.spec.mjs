@@ -145,6 +145,16 @@ try {
   assert.equal(await page.locator("#join-chat-only").isVisible(), true, "no chat-only way forward");
   assert.equal(await page.locator("#join-button").isDisabled(), true);
   await screenshot(page, "join-camera-denied");
+  // Text-chat fallback: without media the patient still joins and chats.
+  await page.locator("#join-chat-only").click();
+  await page.locator("#screen-waiting").waitFor({ state: "visible", timeout: STEP });
+  await rest("POST", `/api/v1/sessions/${process.env.DENIED_SESSION_ID}/start`, {});
+  await page.locator("#screen-call").waitFor({ state: "visible", timeout: STEP });
+  assert.match(await page.locator("#banner").textContent(), /chat only/);
+  assert.equal(await page.locator("#btn-mic").isHidden(), true);
+  await page.locator("#chat-input").fill("I have no camera, can we chat?");
+  await page.locator("#chat-input").press("Enter");
+  await page.locator("#chat-log li", { hasText: "I have no camera, can we chat?" }).waitFor({ timeout: STEP });
   assert.deepEqual(context.problems, [], context.problems.join("\n"));
   console.log("join page: camera denied: ok");
 } catch (error) {

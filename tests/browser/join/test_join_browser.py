@@ -30,7 +30,7 @@ class JoinBrowserTest(unittest.TestCase):
         before = turn_bytes(d, key)
         run_node_spec(self, HERE / "join.spec.mjs", {
             "CONSULTD_API_KEY": key, "SESSION_ID": s["id"], "DOCTOR_INVITE": doctor, "PATIENT_INVITE": patient,
-            "DENIED_INVITE": denied,
+            "DENIED_INVITE": denied, "DENIED_SESSION_ID": other["id"],
         }, daemon=d, timeout=240)
         relayed = turn_bytes(d, key) - before
         print(f"bytes relayed by the embedded TURN relay during the call: {relayed}")

@@ -86,6 +86,13 @@ try {
     });
     assert.equal(kept.videoId, camera, "the camera choice did not survive the restart");
 
+    // Network loss while idle: the kiosk says so, keeps its screen, and recovers by itself.
+    await kiosk.context.setOffline(true);
+    await kiosk.page.locator("#offline").waitFor({ state: "visible", timeout: STEP });
+    assert.equal(await kiosk.page.locator("#screen-idle").isVisible(), true);
+    await kiosk.context.setOffline(false);
+    await kiosk.page.locator("#offline").waitFor({ state: "hidden", timeout: STEP });
+
     // 3. The doctor waits in the session; the host's system starts it; the kiosk joins by itself.
     const doctorContext = await newContext(browser);
     const doctor = await doctorContext.newPage();
