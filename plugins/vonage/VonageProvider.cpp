@@ -175,6 +175,11 @@ void VonageProvider::stopRecording(const SessionView& session) {
     context_.log(LogLevel::Info, "vonage: session " + session.id + ": archive " + archiveId + " stopped");
 }
 
+void VonageProvider::deleteRecording(const SessionView& session, const std::string& providerRecordingId) {
+    rest_->deleteArchive(providerRecordingId);
+    context_.log(LogLevel::Info, "vonage: session " + session.id + ": archive " + providerRecordingId + " deleted");
+}
+
 std::vector<ProviderEvent> VonageProvider::handleWebhook(const WebhookRequest& request) {
     if (!webhooks_) throw WebhookRejected("vonage: no webhook_secret_file is configured");
     const auto authorization = request.headers.find("authorization");

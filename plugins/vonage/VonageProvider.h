@@ -63,6 +63,8 @@ public:
     /// when none is known; on ProviderUnavailable the archive id is kept so a
     /// retry can stop it.
     void stopRecording(const SessionView& session) override;
+    /// Deletes the Vonage copy of an archive (after the daemon imported it).
+    void deleteRecording(const SessionView& session, const std::string& providerRecordingId) override;
     /// Verifies a signed callback (HS256 Bearer JWT with payload_hash, iat
     /// freshness), refuses a replayed jti through
     /// ProviderContext::claimWebhookId, and translates it. Throws

@@ -188,6 +188,12 @@ std::string VonageRestClient::baseUrl() const {
 
 VonageRestClient::Response VonageRestClient::post(const std::string& path, const std::string& contentType,
                                                   const std::string& body, const char* what) {
+    return send(Poco::Net::HTTPRequest::HTTP_POST, path, contentType, body, what);
+}
+
+VonageRestClient::Response VonageRestClient::send(const std::string& method, const std::string& path,
+                                                  const std::string& contentType, const std::string& body,
+                                                  const char* what) {
     const std::string target = std::string(what) + " (" + baseUrl() + ")";
     Response result;
     try {
@@ -201,9 +207,8 @@ VonageRestClient::Response VonageRestClient::post(const std::string& path, const
         session->setTimeout(timeout, timeout, timeout);
         session->setKeepAlive(false);
 
-        Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, basePath_ + path,
-                                       Poco::Net::HTTPMessage::HTTP_1_1);
-        request.setContentType(contentType);
+        Poco::Net::HTTPRequest request(method, basePath_ + path, Poco::Net::HTTPMessage::HTTP_1_1);
+        if (!contentType.empty()) request.setContentType(contentType);
         request.setContentLength(static_cast<std::streamsize>(body.size()));
         request.set("Accept", "application/json");
         // A fresh token per request: nothing long-lived to leak or expire mid-use.
@@ -307,6 +312,12 @@ void VonageRestClient::stopArchive(const std::string& archiveId) {
     if (!isPlainId(archiveId)) throw ProviderRejected("vonage: malformed archive id");
     const std::string path = "/v2/project/" + signer_.applicationId() + "/archive/" + archiveId + "/stop";
     post(path, "application/json", "", "POST archive stop");
+}
+
+void VonageRestClient::deleteArchive(const std::string& archiveId) {
+    if (!isPlainId(archiveId)) throw ProviderRejected("vonage: malformed archive id");
+    const std::string path = "/v2/project/" + signer_.applicationId() + "/archive/" + archiveId;
+    send(Poco::Net::HTTPRequest::HTTP_DELETE, path, "", "", "DELETE archive");
 }
 
 }  // namespace consultd::vonage

@@ -79,6 +79,10 @@ public:
     /// POST /v2/project/{appId}/archive/{archiveId}/stop. Errors as createSession().
     void stopArchive(const std::string& archiveId);
 
+    /// DELETE /v2/project/{appId}/archive/{archiveId} (the provider's copy of
+    /// an archive the daemon imported). Errors as createSession().
+    void deleteArchive(const std::string& archiveId);
+
     /// Health from the last calls; never blocks on the network.
     Health health() const { return health_.current(); }
 
@@ -94,6 +98,9 @@ private:
     /// statuses to the provider exceptions; records the outcome in health_.
     Response post(const std::string& path, const std::string& contentType, const std::string& body,
                   const char* what);
+    /// As post(), with any method.
+    Response send(const std::string& method, const std::string& path, const std::string& contentType,
+                  const std::string& body, const char* what);
 
     RestClientConfig config_;
     Poco::URI base_;

@@ -32,10 +32,18 @@ class FakeVonage:
         self.public_key_path.write_text(public_pem)
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        self.tmp = Path(tmp)
+        self.ca_file: Path | None = None
 
-    def start(self) -> "FakeVonage":
-        self.proc = subprocess.Popen(["/usr/bin/python3", str(FAKE), "--app-id", APP_ID,
-                                      "--public-key", str(self.public_key_path)],
+    def start(self, tls: bool = False) -> "FakeVonage":
+        """With tls: HTTPS with a fresh self-signed certificate for 127.0.0.1 (self.ca_file)."""
+        args = ["/usr/bin/python3", str(FAKE), "--app-id", APP_ID, "--public-key", str(self.public_key_path)]
+        if tls:
+            tls_dir = self.tmp / "fake-tls"
+            tls_dir.mkdir(mode=0o700, exist_ok=True)
+            args += ["--tls-dir", str(tls_dir)]
+            self.ca_file = tls_dir / "ca.pem"
+        self.proc = subprocess.Popen(args,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                      preexec_fn=harness._die_with_parent)
         line = self.proc.stdout.readline()  # "PORT <n>", printed once it listens
@@ -47,14 +55,22 @@ class FakeVonage:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
+        context = None
+        if self.ca_file:
+            import ssl
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+        with urllib.request.urlopen(req, timeout=10, context=context) as r:
             return json.loads(r.read())
+
+    def set_download(self, **config) -> None:
+        """size, mode (ok | truncate_once | error_mid | no_range), failures."""
+        self._call("POST", "/_download", config)
 
     def set_mode(self, mode: str, status: int = 503, hang_seconds: float = 10) -> None:
         self._call("POST", "/_control", {"mode": mode, "status": status, "hang_seconds": hang_seconds})
@@ -80,5 +96,7 @@ class FakeVonage:
         harness.write_secret(daemon.secrets_dir / "vonage_private_key.pem", self.private_pem)
         config = {"enabled": True, "api_base_url": self.base_url, "application_id": APP_ID,
                   "private_key_file": "secrets/vonage_private_key.pem", "request_timeout_ms": 1000}
+        if self.ca_file:
+            config["ca_file"] = str(self.ca_file)
         config.update(extra)
         return config

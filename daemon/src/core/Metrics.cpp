@@ -54,6 +54,11 @@ void Metrics::countRoomRetry(const std::string& provider, const std::string& res
     ++roomRetries_["provider=\"" + escapeLabel(provider) + "\",result=\"" + escapeLabel(result) + "\""];
 }
 
+void Metrics::countRecordingImport(const std::string& provider, const std::string& result) {
+    std::lock_guard lock(mutex_);
+    ++imports_["provider=\"" + escapeLabel(provider) + "\",result=\"" + escapeLabel(result) + "\""];
+}
+
 void Metrics::addCollector(Collector collector) {
     std::lock_guard lock(mutex_);
     collectors_.push_back(std::move(collector));
@@ -104,6 +109,11 @@ std::string Metrics::render() const {
         out += "# TYPE consultd_provider_room_retries_total counter\n";
         for (const auto& [labels, n] : roomRetries_) {
             out += "consultd_provider_room_retries_total{" + labels + "} " + std::to_string(n) + "\n";
+        }
+        out += "# HELP consultd_recording_imports_total Provider recording imports by result.\n";
+        out += "# TYPE consultd_recording_imports_total counter\n";
+        for (const auto& [labels, n] : imports_) {
+            out += "consultd_recording_imports_total{" + labels + "} " + std::to_string(n) + "\n";
         }
         collectors = collectors_;
     }

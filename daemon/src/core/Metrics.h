@@ -27,6 +27,8 @@ public:
     void countWebhook(const std::string& provider, const std::string& result);
     /// A background retry of a provider room: result created | unavailable | rejected.
     void countRoomRetry(const std::string& provider, const std::string& result);
+    /// A provider recording import: result imported | refused | too_large | failed | dropped.
+    void countRecordingImport(const std::string& provider, const std::string& result);
     void addCollector(Collector collector);
 
     /// The whole exposition text.
@@ -52,6 +54,7 @@ private:
     std::map<std::string, std::uint64_t> authFailures_;   // reason -> count
     std::map<std::string, std::uint64_t> webhooks_;       // label text -> count
     std::map<std::string, std::uint64_t> roomRetries_;    // label text -> count
+    std::map<std::string, std::uint64_t> imports_;        // label text -> count
     std::vector<Collector> collectors_;
 };
 

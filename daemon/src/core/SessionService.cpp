@@ -221,6 +221,11 @@ void SessionService::addStatusObserver(StatusObserver observer) {
     observers_.push_back(std::move(observer));
 }
 
+void SessionService::addProviderEventObserver(ProviderEventObserver observer) {
+    std::lock_guard lock(observersMutex_);
+    providerEventObservers_.push_back(std::move(observer));
+}
+
 void SessionService::notifyStatus(const store::SessionRecord& session) const {
     std::vector<StatusObserver> observers;
     {
@@ -523,6 +528,21 @@ SessionService::ProviderEventOutcome SessionService::applyProviderEvent(const st
     const auto stored = store_.appendEvent(record);
     if (!record.idempotencyKey.empty() && stored.createdAt != record.createdAt) return ProviderEventOutcome::Duplicate;
     forget(session.id);
+    {
+        std::vector<ProviderEventObserver> observers;
+        {
+            std::lock_guard lock(observersMutex_);
+            observers = providerEventObservers_;
+        }
+        for (const auto& observer : observers) {
+            try {
+                observer(provider, stored);
+            } catch (const std::exception& e) {
+                Poco::Logger::get("sessions").error("session " + session.id + ": provider event observer failed: " +
+                                                    e.what());
+            }
+        }
+    }
 
     if (record.type == "participant_joined" && !record.participantId.empty()) {
         store_.markParticipantJoined(session.id, record.participantId, stored.createdAt);

@@ -135,6 +135,12 @@ public:
     /// follow session state through this).
     void addStatusObserver(StatusObserver observer);
 
+    /// Called with each new (not duplicate) event a provider's webhook
+    /// produced, after it is stored, on the webhook's thread. Must not block;
+    /// exceptions are logged and dropped. Register before serving.
+    using ProviderEventObserver = std::function<void(const std::string& provider, const store::EventRecord& event)>;
+    void addProviderEventObserver(ProviderEventObserver observer);
+
 private:
     /// The session as the grant path sees it: cached for up to one second
     /// (a grant per participant per click costs a database read otherwise).
@@ -168,6 +174,7 @@ private:
     mutable std::map<std::string, std::unique_ptr<CircuitBreaker>> breakers_;
     mutable std::mutex observersMutex_;
     std::vector<StatusObserver> observers_;
+    std::vector<ProviderEventObserver> providerEventObservers_;
 };
 
 }  // namespace consultd::core

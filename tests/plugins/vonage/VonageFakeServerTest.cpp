@@ -165,6 +165,17 @@ public:
                              h.requests()->getObject(2)->getValue<std::string>("path"));
         // A second stop has nothing to stop.
         CPPUNIT_ASSERT_THROW(h.provider->stopRecording(session), ProviderRejected);
+
+        // After an import the provider's copy is deleted (authenticated DELETE).
+        h.provider->deleteRecording(session, archiveId);
+        archive = h.server->stats()->getObject("archives")->getObject(archiveId);
+        CPPUNIT_ASSERT_EQUAL(std::string("deleted"), archive->getValue<std::string>("status"));
+        const auto del = h.requests()->getObject(3);
+        CPPUNIT_ASSERT_EQUAL(std::string("DELETE"), del->getValue<std::string>("method"));
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"), del->getValue<std::string>("auth"));
+        CPPUNIT_ASSERT_EQUAL("/v2/project/" + std::string(kAppId) + "/archive/" + archiveId,
+                             del->getValue<std::string>("path"));
+        CPPUNIT_ASSERT_THROW(h.provider->deleteRecording(session, "../etc"), ProviderRejected);
     }
 
     void voiceArchiveHasNoVideo() {

@@ -22,11 +22,23 @@ API routes:
   POST /session/create                         form: archiveMode, p2p.preference
   POST /v2/project/{appId}/archive             JSON: sessionId, hasAudio, hasVideo, ...
   POST /v2/project/{appId}/archive/{id}/stop
+  DELETE /v2/project/{appId}/archive/{id}
+
+Archive downloads (what an archive's `url` points at; no JWT, like a
+pre-signed storage URL):
+  GET /_archives/<name>   deterministic bytes of the configured size; honours
+                          `Range: bytes=N-` with 206 + Content-Range
 
 Test control (no JWT; loopback only by construction):
   POST /_control  {"mode": "ok" | "fail" | "hang" | "reject" | "garbage",
                    "status": <HTTP status for fail/reject>, "hang_seconds": <n>}
-  GET  /_stats    every API request seen: method, path, status, auth, form/json
+  GET  /_stats    every API request seen: method, path, status, auth, form/json;
+                  "downloads": every archive download (range asked, status, bytes sent)
+  POST /_download {"size": <bytes>, "mode": "ok" | "truncate_once" | "error_mid" |
+                   "no_range", "failures": <n>}
+                  truncate_once: the first answer breaks off after half the body;
+                  error_mid: the first answer breaks off after a third, the next
+                  <n> answer 500; no_range: breaks off once, then ignores Range.
 """
 
 import argparse
@@ -62,6 +74,19 @@ class State:
         self.archives = {}
         self.requests = []
         self.auth_failures = []
+        self.download = {"size": 300000, "mode": "ok", "failures": 0}
+        self.downloads = []
+
+
+def archive_bytes(size):
+    """Deterministic content (the test recomputes it to compare)."""
+    import hashlib
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(b"archive-%d" % counter).digest()
+        counter += 1
+    return bytes(out[:size])
 
 
 def new_session_id():
@@ -143,12 +168,99 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, {"requests": self.state.requests,
                                  "auth_failures": self.state.auth_failures,
                                  "sessions": list(self.state.sessions),
-                                 "archives": self.state.archives})
+                                 "archives": self.state.archives,
+                                 "downloads": self.state.downloads})
+            return
+        if self.path.startswith("/_archives/"):
+            self.serve_archive()
             return
         self.error(404, "not found")
 
+    def do_DELETE(self):
+        """DELETE /v2/project/{appId}/archive/{id}, JWT-authenticated like the rest."""
+        self.read_body()
+        entry = {"method": "DELETE", "path": self.path, "content_type": ""}
+        reason = self.check_jwt()
+        if reason is not None:
+            entry["status"] = 401
+            entry["auth"] = reason
+            self.record(entry)
+            self.error(401, reason)
+            return
+        entry["auth"] = "ok"
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if len(parts) == 5 and parts[:2] == ["v2", "project"] and parts[3] == "archive":
+            if parts[2] != self.state.app_id:
+                status, payload = 403, {"code": 403, "message": "project id does not match the token"}
+            else:
+                with self.state.lock:
+                    archive = self.state.archives.get(parts[4])
+                    if archive is None:
+                        self.state.archives[parts[4]] = {"id": parts[4], "status": "deleted"}
+                    else:
+                        archive["status"] = "deleted"
+                status, payload = 204, None
+        else:
+            status, payload = 404, {"code": 404, "message": "no such resource"}
+        entry["status"] = status
+        self.record(entry)
+        self.reply(status, payload)
+
+    def serve_archive(self):
+        with self.state.lock:
+            config = dict(self.state.download)
+            attempt = len(self.state.downloads) + 1
+            entry = {"range": self.headers.get("Range"), "attempt": attempt}
+            self.state.downloads.append(entry)
+            fail_now = config["mode"] == "error_mid" and attempt > 1 and self.state.download["failures"] > 0
+            if fail_now:
+                self.state.download["failures"] -= 1
+        if fail_now:
+            entry["status"] = 500
+            self.error(500, "storage backend failure (fake)")
+            return
+        data = archive_bytes(int(config["size"]))
+        start = 0
+        asked = self.headers.get("Range", "")
+        if asked.startswith("bytes=") and asked.endswith("-") and config["mode"] != "no_range":
+            start = int(asked[len("bytes="):-1])
+        body = data[start:]
+        cut = None
+        if attempt == 1 and config["mode"] in ("truncate_once", "no_range"):
+            cut = len(body) // 2
+        elif attempt == 1 and config["mode"] == "error_mid":
+            cut = len(body) // 3
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Accept-Ranges", "none" if config["mode"] == "no_range" else "bytes")
+        self.send_header("Content-Length", str(len(body)))
+        if start:
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        sent = body if cut is None else body[:cut]
+        self.wfile.write(sent)
+        self.wfile.flush()
+        entry["status"] = 206 if start else 200
+        entry["bytes"] = len(sent)
+        self.close_connection = True
+        if cut is not None:
+            # Break the connection off mid-body (the client sees a short read).
+            import socket as _socket
+            try:
+                self.connection.shutdown(_socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def do_POST(self):
         body = self.read_body()
+        if self.path == "/_download":
+            with self.state.lock:
+                self.state.download = {"size": 300000, "mode": "ok", "failures": 0}
+                self.state.download.update(json.loads(body or b"{}"))
+                self.state.downloads = []
+            self.reply(200, self.state.download)
+            return
         if self.path == "/_control":
             command = json.loads(body or b"{}")
             with self.state.lock:
