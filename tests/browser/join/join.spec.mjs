@@ -102,6 +102,15 @@ await run("join page: doctor and patient", async (browser) => {
   await doctor.locator("figure.tile-remote .badge", { hasText: "muted" }).waitFor({ timeout: STEP });
   await patient.locator("#btn-mic").click();
 
+  // Screen share (host): the patient sees the doctor's screen instead of the camera.
+  await doctor.locator("#btn-screen").click();
+  await doctor.waitForFunction(() => document.getElementById("btn-screen").getAttribute("aria-pressed") === "true",
+    null, { timeout: STEP });
+  await patient.locator("figure.tile-remote .badge", { hasText: "sharing screen" }).waitFor({ timeout: STEP });
+  await doctor.locator("#btn-screen").click();
+  await patient.waitForFunction(() => !/sharing/.test(document.querySelector("figure.tile-remote .badge").textContent),
+    null, { timeout: STEP });
+
   await screenshot(doctor, "join-call-doctor");
   await screenshot(patient, "join-call-patient-phone");
 
@@ -126,7 +135,7 @@ await run("join page: doctor and patient", async (browser) => {
 
   assert.deepEqual(doctorContext.problems, [], doctorContext.problems.join("\n"));
   assert.deepEqual(patientContext.problems, [], patientContext.problems.join("\n"));
-});
+}, { extraArgs: ["--auto-select-desktop-capture-source=Entire screen", "--auto-accept-this-tab-capture"] });
 
 // Camera permission denied: a browser without the fake permission UI, and
 // the permission explicitly refused for the origin.
