@@ -33,10 +33,13 @@ build fuzz_config "$SRC/tests/fuzz/fuzz_config.cpp" "$SRC/daemon/src/config/Conf
   "$SRC/daemon/src/config/Schema.cpp" "$SRC/daemon/src/api/provider.cpp" -- -lconfig++
 build fuzz_json "$SRC/tests/fuzz/fuzz_json.cpp" "$SRC/daemon/src/http/Json.cpp" "$SRC/daemon/src/util/Time.cpp" \
   "$SRC/daemon/src/util/Crypto.cpp" -- -lPocoJSON -lPocoFoundation -lssl -lcrypto
+build fuzz_webhooks -I"$SRC/plugins/jitsi" -I"$SRC/plugins/vonage" "$SRC/tests/fuzz/fuzz_webhooks.cpp" \
+  "$SRC/plugins/jitsi/JaasWebhook.cpp" "$SRC/plugins/vonage/VonageWebhook.cpp" "$SRC/daemon/src/api/provider.cpp" \
+  -- -lPocoJSON -lPocoFoundation -lssl -lcrypto
 
 export LSAN_OPTIONS="suppressions=$SRC/tests/fuzz/lsan.supp:print_suppressions=0"
 status=0
-for name in stun config json; do
+for name in stun config json webhooks; do
   corpus=$(mktemp -d)
   cp "$SRC/tests/fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true
   echo "== fuzz_$name for ${SECONDS_EACH}s"
