@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { run, newContext, screenshot, launchChromium } from "../lib/browser.mjs";
+import { checkAccessibility, tabOrder } from "./a11y.mjs";
 
 const BASE = process.env.CONSULTD_URL;
 const KEY = process.env.CONSULTD_API_KEY;
@@ -34,6 +35,12 @@ async function throughDeviceCheck(page, inviteUrl, who) {
     return v && v.videoWidth > 0 && document.getElementById("camera-select").options.length > 0;
   }, null, { timeout: STEP });
   assert.equal(await page.locator("#media-problem").isHidden(), true, `${who}: unexpected media problem`);
+  await checkAccessibility(page, `${who} device check`);
+  // Keyboard: the pickers and the Join button are reachable with Tab.
+  const order = await tabOrder(page, 8);
+  for (const id of ["camera-select", "mic-select", "join-button"]) {
+    assert.ok(order.includes(id), `${who}: ${id} not reachable with Tab (${order.join(", ")})`);
+  }
   await page.locator("#join-button").click();
   await page.locator("#screen-waiting").waitFor({ state: "visible", timeout: STEP });
   // Joined the signaling room: the waiting room says so.
@@ -111,6 +118,8 @@ await run("join page: doctor and patient", async (browser) => {
   await patient.waitForFunction(() => !/sharing/.test(document.querySelector("figure.tile-remote .badge").textContent),
     null, { timeout: STEP });
 
+  await checkAccessibility(doctor, "doctor in call");
+  await checkAccessibility(patient, "patient in call (phone)");
   await screenshot(doctor, "join-call-doctor");
   await screenshot(patient, "join-call-patient-phone");
 
@@ -153,6 +162,7 @@ try {
   assert.equal(await page.evaluate(() => document.body.dataset.mediaProblem), "denied");
   assert.equal(await page.locator("#join-chat-only").isVisible(), true, "no chat-only way forward");
   assert.equal(await page.locator("#join-button").isDisabled(), true);
+  await checkAccessibility(page, "camera denied");
   await screenshot(page, "join-camera-denied");
   // Text-chat fallback: without media the patient still joins and chats.
   await page.locator("#join-chat-only").click();

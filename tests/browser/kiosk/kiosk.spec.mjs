@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { run, newContext, screenshot, watchPage, CHROMIUM, CHROMIUM_FLAGS, BASE_URL } from "../lib/browser.mjs";
+import { checkAccessibility } from "../join/a11y.mjs";
 
 const BASE = process.env.CONSULTD_URL;
 const KEY = process.env.CONSULTD_API_KEY;
@@ -56,6 +57,7 @@ try {
     kiosk = await launchKiosk();
     await kiosk.page.goto("/kiosk");
     await kiosk.page.locator("#screen-enroll").waitFor({ state: "visible", timeout: STEP });
+    await checkAccessibility(kiosk.page, "kiosk enrollment");
     await kiosk.page.locator("#enroll-code").fill("WRNG-CODE-2345");
     await kiosk.page.locator("#enroll-form button[type=submit]").click();
     await kiosk.page.locator("#enroll-error").waitFor({ state: "visible", timeout: STEP });
@@ -72,6 +74,7 @@ try {
     const camera = await kiosk.page.locator("#kiosk-camera").inputValue();
     await kiosk.page.locator("#kiosk-camera").selectOption(camera);
     await kiosk.page.locator("#settings summary").click();
+    await checkAccessibility(kiosk.page, "kiosk idle");
     await screenshot(kiosk.page, "kiosk-idle");
     assert.deepEqual(kiosk.context.problems, [], kiosk.context.problems.join("\n"));
 
