@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -53,26 +54,82 @@ struct Options {
     int clientThreads = 1;
     int peerThreads = 1;
     int serverPid = 0;
+    int floorIterations = 0;  ///< > 0: only measure the kernel floor (runFloor)
 };
 
 std::int64_t nowNs() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
-std::uint64_t cpuTicks(int pid) {
-    if (pid <= 0) return 0;
+/// The server's CPU (utime and stime, clock ticks) and context switches
+/// (voluntary + involuntary, summed over its threads) from /proc.
+struct ServerUsage {
+    std::uint64_t utime = 0, stime = 0, contextSwitches = 0;
+};
+
+ServerUsage serverUsage(int pid) {
+    ServerUsage u;
+    if (pid <= 0) return u;
     std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
     std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     const auto close = stat.rfind(')');
-    if (close == std::string::npos) return 0;
+    if (close == std::string::npos) return u;
     std::istringstream rest(stat.substr(close + 2));
     std::string field;
-    std::uint64_t utime = 0, stime = 0;
     for (int i = 3; i <= 15 && rest >> field; ++i) {
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) stime = std::stoull(field);
+        if (i == 14) u.utime = std::stoull(field);
+        if (i == 15) u.stime = std::stoull(field);
     }
-    return utime + stime;
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto& entry : std::filesystem::directory_iterator(tasks)) {
+        std::ifstream status(entry.path() / "status");
+        std::string line;
+        while (std::getline(status, line))
+            if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+                u.contextSwitches += std::stoull(line.substr(line.find(':') + 1));
+    }
+    return u;
+}
+
+/// The kernel's share of relaying one datagram, without any relay: one
+/// sendto() of a `size`-byte datagram to a loopback socket (which on loopback
+/// includes delivering it into the receiver's queue) plus one recv() of it, in
+/// one thread, so no wakeup or context switch is involved. A user-space relay
+/// using the socket API does at least this per relayed packet; it is the floor
+/// the servers' CPU per packet is compared with.
+void runFloor(int size, int iterations) {
+    auto bound = [] {
+        const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        return fd;
+    };
+    const int rx = bound(), tx = bound();
+    sockaddr_in to{};
+    socklen_t len = sizeof to;
+    ::getsockname(rx, reinterpret_cast<sockaddr*>(&to), &len);
+    std::vector<std::uint8_t> buf(static_cast<std::size_t>(size) + 64, 0x5A);
+    auto measure = [&](bool connected) {
+        if (connected) ::connect(tx, reinterpret_cast<sockaddr*>(&to), sizeof to);
+        timespec c0{}, c1{};
+        ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+        for (int i = 0; i < iterations; ++i) {
+            if (connected) ::send(tx, buf.data(), static_cast<std::size_t>(size), 0);
+            else ::sendto(tx, buf.data(), static_cast<std::size_t>(size), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+            ::recv(rx, buf.data(), buf.size(), 0);
+        }
+        ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+        const double ns = static_cast<double>(c1.tv_sec - c0.tv_sec) * 1e9 + static_cast<double>(c1.tv_nsec - c0.tv_nsec);
+        return ns / 1000.0 / iterations;
+    };
+    const double unconnected = measure(false);
+    const double connected = measure(true);
+    std::printf("floor_us_per_pkt=%.3f floor_connected_us_per_pkt=%.3f size=%d iterations=%d\n", unconnected, connected,
+                size, iterations);
+    ::close(rx);
+    ::close(tx);
 }
 
 int udpSocket(const SocketAddress& bindTo) {
@@ -261,7 +318,8 @@ std::uint64_t percentile(const std::vector<std::uint32_t>& h, std::uint64_t tota
 
 [[noreturn]] void usage() {
     std::cerr << "usage: turn_loadgen --port N --secret S [--server IP] [--sessions N] [--rate PPS] [--duration S]\n"
-                 "  [--size BYTES] [--client-threads N] [--peer-threads N] [--server-pid PID]\n";
+                 "  [--size BYTES] [--client-threads N] [--peer-threads N] [--server-pid PID]\n"
+                 "       turn_loadgen --floor ITERATIONS [--size BYTES]\n";
     std::exit(2);
 }
 
@@ -285,7 +343,12 @@ int main(int argc, char** argv) {
         else if (a == "--client-threads") o.clientThreads = std::stoi(next());
         else if (a == "--peer-threads") o.peerThreads = std::stoi(next());
         else if (a == "--server-pid") o.serverPid = std::stoi(next());
+        else if (a == "--floor") o.floorIterations = std::stoi(next());
         else usage();
+    }
+    if (o.floorIterations > 0) {
+        runFloor(o.size + 4, o.floorIterations);  // the ChannelData frame the relay receives
+        return 0;
     }
     if (o.secret.empty() || o.size < 16 || o.size > 1400) usage();
     gSecret = o.secret;
@@ -336,7 +399,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < peers.size(); ++i)
         peerThreads.emplace_back(peerThread, peers[i], std::ref(stopPeers), std::ref(peerCounts[i]));
 
-    const std::uint64_t cpuBefore = cpuTicks(o.serverPid);
+    const ServerUsage before = serverUsage(o.serverPid);
     const std::int64_t start = nowNs() + 50'000'000;
     const std::int64_t end = start + static_cast<std::int64_t>(o.duration * 1e9);
     const std::int64_t drain = end + 1'000'000'000;
@@ -350,7 +413,7 @@ int main(int argc, char** argv) {
                              std::ref(results[static_cast<std::size_t>(t)]));
     }
     for (auto& t : clients) t.join();
-    const std::uint64_t cpuAfter = cpuTicks(o.serverPid);
+    const ServerUsage after = serverUsage(o.serverPid);
     stopPeers = true;
     for (auto& t : peerThreads) t.join();
 
@@ -366,11 +429,13 @@ int main(int argc, char** argv) {
     for (auto& c : peerCounts) peerReceived += c.load();
     const std::uint64_t relayed = peerReceived + total.received;
     const double seconds = o.duration;
-    const double cpuUs = static_cast<double>(cpuAfter - cpuBefore) * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    const double tick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    const double cpuUs = static_cast<double>(after.utime + after.stime - before.utime - before.stime) * tick;
+    const auto switches = static_cast<double>(after.contextSwitches - before.contextSwitches);
     const std::uint64_t lost = total.sent > total.received ? total.sent - total.received : 0;
     std::printf("offered_pps=%.0f sent=%llu echoed=%llu lost=%llu loss_pct=%.4f send_errors=%llu relayed_pps=%.0f "
                 "relayed_mbps=%.1f rtt_p50_us=%llu rtt_p90_us=%llu rtt_p99_us=%llu rtt_max_us=%llu server_cpu_s=%.2f "
-                "server_cpu_us_per_pkt=%.2f\n",
+                "server_cpu_us_per_pkt=%.2f server_ctx_switches_per_pkt=%.3f\n",
                 o.rate, static_cast<unsigned long long>(total.sent), static_cast<unsigned long long>(total.received),
                 static_cast<unsigned long long>(lost), total.sent ? 100.0 * static_cast<double>(lost) / static_cast<double>(total.sent) : 0.0,
                 static_cast<unsigned long long>(total.sendErrors), static_cast<double>(relayed) / seconds,
@@ -379,7 +444,8 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(percentile(total.rttHistogram, total.received, 0.90)),
                 static_cast<unsigned long long>(percentile(total.rttHistogram, total.received, 0.99)),
                 static_cast<unsigned long long>(percentile(total.rttHistogram, total.received, 1.0)), cpuUs / 1e6,
-                relayed ? cpuUs / static_cast<double>(relayed) : 0.0);
+                relayed ? cpuUs / static_cast<double>(relayed) : 0.0,
+                relayed ? switches / static_cast<double>(relayed) : 0.0);
     for (auto& s : sessions) ::close(s.fd);
     for (int fd : peers) ::close(fd);
     return 0;

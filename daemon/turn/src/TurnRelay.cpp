@@ -80,6 +80,20 @@ std::vector<SocketAddress> ownAddresses(const RelayConfig& c, const SocketAddres
     return own;
 }
 
+/// What a UDP listener asks for per direction: bursts of media from many
+/// clients, and a deep queue beats drops. The kernel silently caps it at
+/// net.core.rmem_max / wmem_max (212992 on a stock Debian kernel).
+constexpr int kUdpListenerBufferBytes = 4 << 20;
+
+/// The receive buffer the kernel granted, as it counts it (SO_RCVBUF reports
+/// twice the usable size, the rest being its bookkeeping allowance).
+int grantedReceiveBuffer(const UniqueFd& fd) {
+    int granted = 0;
+    socklen_t len = sizeof granted;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &granted, &len) != 0) return 0;
+    return granted / 2;
+}
+
 /// Binds `count` sockets to the same address with SO_REUSEPORT, so the
 /// kernel spreads clients over the workers; port 0 is resolved by the first.
 std::vector<UniqueFd> bindListeners(const SocketAddress& address, int port, int type, int count, const char* what) {
@@ -106,10 +120,8 @@ std::vector<UniqueFd> bindListeners(const SocketAddress& address, int port, int 
         if (type == SOCK_STREAM) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
         if (where.family() == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
         if (type == SOCK_DGRAM) {
-            // Bursts of media from many clients: a deep queue beats drops.
-            const int size = 4 << 20;
-            ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-            ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+            ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &kUdpListenerBufferBytes, sizeof kUdpListenerBufferBytes);
+            ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &kUdpListenerBufferBytes, sizeof kUdpListenerBufferBytes);
         }
         if (::bind(fd.get(), where.sockaddrPtr(), where.length()) != 0)
             throw std::runtime_error("turn: cannot bind " + std::string(what) + " listener to " + where.toString() +
@@ -194,6 +206,7 @@ void TurnRelay::start() {
         tlsContext = makeTlsContext(c);
         tls = bindListeners(listen, c.tlsPort, SOCK_STREAM, count, "TLS");
     }
+    const int udpReceiveBuffer = udp.empty() ? 0 : grantedReceiveBuffer(udp[0]);
     BoundPorts ports;
     if (!udp.empty()) ports.udp = portOf(udp[0]);
     if (!tcp.empty()) ports.tcp = portOf(tcp[0]);
@@ -216,6 +229,15 @@ void TurnRelay::start() {
                        "TURN relay listening on " + listen.ipString() + " udp=" + std::to_string(ports.udp) +
                            " tcp=" + std::to_string(ports.tcp) + " tls=" + std::to_string(ports.tls) +
                            " workers=" + std::to_string(count) + " relay=" + advertised.ipString());
+    if (udpReceiveBuffer > 0 && udpReceiveBuffer < kUdpListenerBufferBytes)
+        // The kernel drops what overflows the queue before the relay sees it
+        // (RcvbufErrors in /proc/net/snmp), which no relay counter shows.
+        impl_->shared->log(LogLevel::Warning,
+                           "TURN UDP listener receive buffer is " + std::to_string(udpReceiveBuffer / 1024) +
+                               " KiB, not the " + std::to_string(kUdpListenerBufferBytes / 1024) +
+                               " KiB asked for (capped by net.core.rmem_max): a burst longer than that is dropped "
+                               "by the kernel; raise net.core.rmem_max and net.core.wmem_max to " +
+                               std::to_string(kUdpListenerBufferBytes) + " (docs/turn.md, Tuning)");
 }
 
 void TurnRelay::stop() {
