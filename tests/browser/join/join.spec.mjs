@@ -8,7 +8,8 @@
 // Env: CONSULTD_URL, DOCTOR_INVITE, PATIENT_INVITE, SESSION_ID, CONSULTD_API_KEY.
 
 import assert from "node:assert/strict";
-import { run, newContext, screenshot, launchChromium } from "../lib/browser.mjs";
+import { chromium } from "playwright-core";
+import { run, newContext, screenshot, launchChromium, CHROMIUM, CHROMIUM_FLAGS } from "../lib/browser.mjs";
 import { checkAccessibility, tabOrder } from "./a11y.mjs";
 
 const BASE = process.env.CONSULTD_URL;
@@ -109,6 +110,20 @@ await run("join page: doctor and patient", async (browser) => {
   await doctor.locator("figure.tile-remote .badge", { hasText: "muted" }).waitFor({ timeout: STEP });
   await patient.locator("#btn-mic").click();
 
+  // A reload mid-call (the invite is bound to this browser by its rejoin
+  // cookie): device check again, straight back into the running call, and
+  // both sides see video again.
+  await patient.reload();
+  await patient.locator("#join-button:enabled").click({ timeout: STEP });
+  await patient.locator("#screen-call").waitFor({ state: "visible", timeout: STEP });
+  await remoteVideoPlays(patient, "patient after reload");
+  const framesBefore = await doctor.evaluate(() =>
+    document.querySelector("video.remote-video")?.getVideoPlaybackQuality().totalVideoFrames || 0);
+  await doctor.waitForFunction((from) => {
+    const v = document.querySelector("video.remote-video");
+    return v && v.videoWidth > 0 && !v.paused && v.getVideoPlaybackQuality().totalVideoFrames > from + 15;
+  }, framesBefore, { timeout: 45_000 });
+
   // Screen share (host): the patient sees the doctor's screen instead of the camera.
   await doctor.locator("#btn-screen").click();
   await doctor.waitForFunction(() => document.getElementById("btn-screen").getAttribute("aria-pressed") === "true",
@@ -181,4 +196,27 @@ try {
   process.exitCode = 1;
 } finally {
   await denied.close();
+}
+
+// No camera or microphone at all: a browser without the fake devices (the
+// permission granted) gets "No camera or microphone found".
+const noDevices = await chromium.launch({
+  executablePath: CHROMIUM, headless: true, timeout: 60_000,
+  args: [...CHROMIUM_FLAGS.filter((f) => f !== "--use-fake-device-for-media-stream"), "--use-fake-ui-for-media-stream"],
+});
+try {
+  const context = await newContext(noDevices);
+  const page = await context.newPage();
+  await page.goto(new URL(process.env.NODEVICE_INVITE).pathname);
+  await page.locator("#media-problem").waitFor({ state: "visible", timeout: STEP });
+  const title = await page.locator("#media-problem-title").textContent();
+  assert.match(title, /No camera or microphone found/, title);
+  assert.equal(await page.locator("#join-chat-only").isVisible(), true);
+  assert.deepEqual(context.problems, [], context.problems.join("\n"));
+  console.log("join page: no devices: ok");
+} catch (error) {
+  console.error(`join page: no devices: FAILED\n${error && error.stack ? error.stack : error}`);
+  process.exitCode = 1;
+} finally {
+  await noDevices.close();
 }

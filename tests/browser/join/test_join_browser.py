@@ -27,10 +27,11 @@ class JoinBrowserTest(unittest.TestCase):
         patient = invite(d, key, s["id"], "pat-1")
         other = create_session(d, key)
         denied = invite(d, key, other["id"], "pat-1")
+        nodevice = invite(d, key, create_session(d, key)["id"], "pat-1")
         before = turn_bytes(d, key)
         run_node_spec(self, HERE / "join.spec.mjs", {
             "CONSULTD_API_KEY": key, "SESSION_ID": s["id"], "DOCTOR_INVITE": doctor, "PATIENT_INVITE": patient,
-            "DENIED_INVITE": denied, "DENIED_SESSION_ID": other["id"],
+            "DENIED_INVITE": denied, "DENIED_SESSION_ID": other["id"], "NODEVICE_INVITE": nodevice,
         }, daemon=d, timeout=240)
         relayed = turn_bytes(d, key) - before
         print(f"bytes relayed by the embedded TURN relay during the call: {relayed}")
