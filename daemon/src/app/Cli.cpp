@@ -1,5 +1,6 @@
 #include "app/Cli.h"
 
+#include "app/AdminCli.h"
 #include "app/ConsultdApplication.h"
 #include "app/DeviceCli.h"
 #include "config/Config.h"
@@ -55,7 +56,7 @@ constexpr int kConfig = 78;
 constexpr const char* kDefaultConfig = "/etc/consultd/consultd.conf";
 
 const std::vector<std::string>& commandWords() {
-    static const std::vector<std::string> words = {"apikey", "audit",  "session", "status",
+    static const std::vector<std::string> words = {"apikey", "audit",  "session", "status", "admin",
                                                    "backup", "restore", "check-config", "help", "recording", "device"};
     return words;
 }
@@ -68,6 +69,11 @@ Admin commands, run on the appliance (as root or the consultd user):
   apikey create --name NAME --scopes S1,S2   create an API key (shown once)
   apikey list                        list API keys
   apikey revoke KEY_ID               revoke an API key
+  admin create USERNAME [--password-file FILE]   create an admin console user
+                                     (password from the file or stdin, never argv)
+  admin reset-password USERNAME [--password-file FILE]   new password; enables, unlocks
+  admin list                         list admin console users
+  admin disable USERNAME             disable a user and end their sessions
   session list [--status S] [--consultation ID] [--limit N]
   session show SESSION_ID            one session with participants and events
   session end SESSION_ID [--reason TEXT] [--quality excellent|good|fair|poor|failed]
@@ -84,7 +90,7 @@ Options for every command:
   --config FILE   configuration (default /etc/consultd/consultd.conf, plus conf.d/*.conf)
   --json          machine-readable output on stdout
 
-Not available yet (later releases): admin users, and recording
+Not available yet (later releases): recording
 list/export/delete (recordings are not stored by the daemon yet).
 
 Exit codes: 0 ok, 1 failed (status: daemon not answering), 2 usage, 78 configuration error.
@@ -903,6 +909,10 @@ int runCli(int argc, char** argv) {
         if (command == "check-config") return checkConfig(args);
         if (command == "status") return status(args);
         if (command == "apikey") return apikey(args);
+        if (command == "admin") {
+            return runAdminUserCommand(args.positional, args.options, [&args](int& rc) { return openStore(args, rc); },
+                                       cliActor());
+        }
         if (command == "session") return sessionCommand(args);
         if (command == "backup") return backup(args);
         if (command == "restore") return restore(args);

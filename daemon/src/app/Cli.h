@@ -8,6 +8,8 @@
 //   consultd apikey create --name NAME --scopes s1,s2 [--json]
 //   consultd apikey list [--json]
 //   consultd apikey revoke KEY_ID
+//   consultd admin create|reset-password USERNAME [--password-file FILE]   (app/AdminCli.h)
+//   consultd admin list | disable USERNAME
 //   consultd session list [--status S] [--consultation ID] [--limit N] [--json]
 //   consultd session show SESSION_ID [--json]
 //   consultd session end SESSION_ID [--reason TEXT] [--quality Q] [--json]
@@ -18,7 +20,7 @@
 //   consultd recording decrypt|repair|info ...   (recording/RecordingCli.h)
 //
 // Every command takes --config FILE (default /etc/consultd/consultd.conf).
-// Admin users, devices and stored recordings do not exist in this version.
+// Stored recordings cannot be listed or exported from here yet.
 //
 // Exit codes: 0 ok, 1 operation failed (or daemon down for `status`),
 // 2 usage error, 78 configuration error.

@@ -6,6 +6,8 @@
 // through currentConfig() from any thread; the other members are set during
 // initialisation (one thread) and read-only afterwards.
 
+#include "admin/AdminAuth.h"
+#include "admin/Dashboard.h"
 #include "config/Config.h"
 #include "core/DeviceService.h"
 #include "core/IceServerMinter.h"
@@ -13,6 +15,7 @@
 #include "core/Metrics.h"
 #include "core/ProviderRoomRetrier.h"
 #include "core/SessionService.h"
+#include "http/AdminServices.h"
 #include "http/ApiServices.h"
 #include "http/HttpService.h"
 #include "http/Router.h"
@@ -55,6 +58,9 @@ struct Runtime {
     std::unique_ptr<core::DeviceService> devices;  // made with the HTTP service
     std::unique_ptr<core::ProviderRoomRetrier> roomRetrier;  // stopped before sessions go
     std::unique_ptr<http::ApiServices> services;
+    std::unique_ptr<admin::AdminAuth> adminAuth;        // made with the HTTP service
+    std::unique_ptr<admin::Dashboard> dashboard;
+    std::unique_ptr<http::AdminServices> adminServices;
     std::unique_ptr<http::Router> router;
     std::unique_ptr<http::HttpService> http;
     std::vector<std::string> embeddedTurnUrls;

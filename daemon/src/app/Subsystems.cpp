@@ -2,6 +2,7 @@
 
 #include "http/routes/Routes.h"
 #include "http/routes/WebRoutes.h"
+#include "store/RecordingStore.h"
 #include "util/Time.h"
 
 #include <Poco/Logger.h>
@@ -180,11 +181,49 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
                "# TYPE consultd_signaling_participants gauge\nconsultd_signaling_participants " +
                std::to_string(stats.participants) + "\n";
     });
+    runtime_.adminAuth = std::make_unique<admin::AdminAuth>(*runtime_.store, runtime_.configSource());
+    admin::DashboardSources sources;
+    sources.turn = [this]() -> Poco::JSON::Object::Ptr {
+        if (!runtime_.turnRelay) return nullptr;
+        const auto stats = runtime_.turnRelay->stats();
+        Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        out->set("allocations_active", stats.allocationsActive);
+        out->set("tcp_connections_active", stats.tcpConnectionsActive);
+        out->set("bytes_relayed", stats.bytesFromClients + stats.bytesToClients);
+        return out;
+    };
+    sources.signaling = [signaling]() -> Poco::JSON::Object::Ptr {
+        const auto stats = signaling->rooms().stats();
+        Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        out->set("connections", static_cast<Poco::UInt64>(signaling->hub().connectionCount()));
+        out->set("rooms", static_cast<Poco::UInt64>(stats.rooms));
+        out->set("participants", static_cast<Poco::UInt64>(stats.participants));
+        return out;
+    };
+    store::Store* storePtr = runtime_.store.get();
+    sources.recordings = [storePtr]() -> Poco::JSON::Array::Ptr {
+        Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
+        for (const auto& r : store::RecordingStore(*storePtr).listByStatus("recording", 100)) {
+            Poco::JSON::Object::Ptr item = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+            item->set("id", r.id);
+            item->set("session_id", r.sessionId);
+            item->set("participant_id", r.participantId);
+            item->set("source", r.source);
+            item->set("created_at", util::formatRfc3339(r.createdAt));
+            out->add(item);
+        }
+        return out;
+    };
+    runtime_.dashboard = std::make_unique<admin::Dashboard>(*runtime_.store, *runtime_.plugins, std::move(sources));
+    runtime_.adminServices =
+        std::make_unique<http::AdminServices>(http::AdminServices{*runtime_.adminAuth, *runtime_.dashboard});
     runtime_.router = std::make_unique<http::Router>();
-    http::routes::registerApiRoutes(*runtime_.router, *runtime_.services, runtime_.signaling.get());
+    http::routes::registerApiRoutes(*runtime_.router, *runtime_.services, runtime_.signaling.get(),
+                                    runtime_.adminServices.get());
     http::routes::registerWebRoutes(*runtime_.router, *runtime_.services);
     runtime_.http = std::make_unique<http::HttpService>(runtime_.configSource(), *runtime_.router, *runtime_.store,
                                                         runtime_.metrics);
+    runtime_.http->setAdminAuth(runtime_.adminAuth.get());
     runtime_.http->start();
     runtime_.roomRetrier->start();
     const auto config = runtime_.currentConfig();
@@ -196,6 +235,9 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
 }
 
 void HttpSubsystem::uninitialize() {
+    // Dashboard event streams hold worker threads: end them first, or the
+    // server's stop would wait for them.
+    if (runtime_.dashboard) runtime_.dashboard->stop();
     if (runtime_.http) runtime_.http->stop();
     if (runtime_.roomRetrier) runtime_.roomRetrier->stop();
     // After the listener (no new upgrades), before the sessions it reports to.
@@ -206,6 +248,9 @@ void HttpSubsystem::uninitialize() {
     runtime_.invites.reset();
     runtime_.devices.reset();
     runtime_.roomRetrier.reset();
+    runtime_.adminServices.reset();
+    runtime_.dashboard.reset();
+    runtime_.adminAuth.reset();
     runtime_.sessions.reset();
     runtime_.signaling.reset();
 }

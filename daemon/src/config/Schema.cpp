@@ -241,6 +241,31 @@ const std::vector<GroupSpec>& coreSchema() {
              setting("max_chat_bytes", T::Int, "4000", "Longest chat text.", false, 1, 65536),
              setting("store_chat", T::Bool, "true", "Store chat messages as session events (type chat)."),
          }},
+        {"admin",
+         "The admin console at /admin: logins of the admin users made with `consultd admin create`.",
+         {
+             setting("session_idle_minutes", T::Int, "30",
+                     "An admin browser session without activity for this long ends (the dashboard's live "
+                     "updates do not count as activity).",
+                     true, 1, 1440),
+             setting("session_max_hours", T::Int, "12",
+                     "Absolute lifetime of an admin browser session, active or not.", true, 1, 168),
+             setting("login_attempts_per_minute", T::Int, "10",
+                     "Login attempts per client address and, separately, per user name per minute (429 above).",
+                     true, 1, 1000),
+             setting("lockout_failures", T::Int, "5",
+                     "Consecutive failed logins that lock an admin user (429 LOGIN_LOCKED, even with the right "
+                     "password).",
+                     true, 1, 100),
+             setting("lockout_minutes", T::Int, "15", "How long a locked admin user stays locked.", true, 1, 1440),
+             setting("max_event_streams", T::Int, "8",
+                     "Dashboard live-update streams (GET /api/v1/admin/events) held at once; each holds one HTTP "
+                     "worker thread (503 above).",
+                     true, 1, 64),
+             setting("event_interval_ms", T::Int, "1000",
+                     "How often a dashboard stream recomputes its snapshot; a changed snapshot is sent at once.",
+                     true, 200, 60000),
+         }},
         {"logging",
          "Logging to stderr (journald keeps the syslog levels).",
          {

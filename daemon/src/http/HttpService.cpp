@@ -2,11 +2,13 @@
 
 #include "log/LogContext.h"
 
+#include "admin/AdminAuth.h"
 #include "core/ApiError.h"
 #include "store/Store.h"
 #include "util/Crypto.h"
 
 #include <Poco/Logger.h>
+#include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -199,6 +201,10 @@ public:
             mapException(response, requestId, routeName);
             // A body we refused to read must not be parsed as the next request.
             closeConnection = response.status == 413 || response.status == 400 || response.status == 408;
+            // A request refused before its body was read (401, 403 CSRF,
+            // 429, ...) leaves the body on the wire: on a kept-alive
+            // connection it would be parsed as the next request.
+            if (raw.getContentLength() > 0 || raw.getChunkedTransferEncoding()) closeConnection = true;
             if (!allowHeader.empty()) response.headers.emplace_back("Allow", allowHeader);
         }
         // A route that took the connection over (the WebSocket upgrade) has sent its answer already.
@@ -216,7 +222,19 @@ private:
     void authenticate(Request& request, const std::string& scope, const config::Config& config) {
         const std::string client = request.clientAddress();
         service_.authFailureLimiter_.setRate(static_cast<double>(config.getInt("security.auth_failure_rate_per_minute")));
-        const auto result = service_.auth_.authenticate(request.raw().get("Authorization", ""));
+        const std::string authorization = request.raw().get("Authorization", "");
+        // An API key always wins; the admin console's cookie is used only
+        // when no Authorization header is present.
+        if (authorization.empty() && service_.adminAuth_ != nullptr) {
+            Poco::Net::NameValueCollection cookies;
+            request.raw().getCookies(cookies);
+            const std::string session = cookies.get(admin::kSessionCookie, "");
+            if (!session.empty()) {
+                authenticateAdminSession(request, session, scope, config, client);
+                return;
+            }
+        }
+        const auto result = service_.auth_.authenticate(authorization);
         if (result.failure != ApiKeyAuthenticator::Failure::None) {
             service_.metrics_.countAuthFailure(ApiKeyAuthenticator::failureName(result.failure));
             const auto decision = service_.authFailureLimiter_.acquire(client);
@@ -238,6 +256,61 @@ private:
         request.principal = result.principal;
     }
 
+    /// The admin console's session cookie: a principal with the admin scope
+    /// (which implies every scope) acting as "admin:<user>". Browsers attach
+    /// cookies to cross-site requests too, so every state-changing method must
+    /// also prove it comes from our own page: the CSRF token (only our pages
+    /// can read it) in X-CSRF-Token, and an Origin, when the browser sends
+    /// one, naming this very host.
+    void authenticateAdminSession(Request& request, const std::string& session, const std::string& scope,
+                                  const config::Config& config, const std::string& client) {
+        const std::string& method = request.method();
+        const bool safeMethod = method == "GET" || method == "HEAD" || method == "OPTIONS";
+        // The dashboard's event stream must not keep an unattended console logged in.
+        const bool activity = request.path() != "/api/v1/admin/events";
+        const auto identity = service_.adminAuth_->validate(session, activity);
+        if (!identity) {
+            service_.metrics_.countAuthFailure("admin_session");
+            const auto decision = service_.authFailureLimiter_.acquire(client);
+            if (!decision.allowed) {
+                throw ApiError(429, "RATE_LIMITED", "too many failed authentications").withRetryAfter(decision.retryAfterSeconds);
+            }
+            throw ApiError(401, "UNAUTHENTICATED", "the admin session has ended; log in again");
+        }
+        if (!safeMethod) {
+            const std::string origin = request.raw().get("Origin", "");
+            if (!origin.empty() && !sameOrigin(origin, request.raw().getHost())) {
+                service_.metrics_.countAuthFailure("csrf");
+                throw ApiError(403, "CSRF_REJECTED", "cross-origin request refused");
+            }
+            if (!admin::AdminAuth::csrfValid(*identity, request.raw().get(admin::kCsrfHeader, ""))) {
+                service_.metrics_.countAuthFailure("csrf");
+                Poco::Logger::get("http").notice("request " + request.requestId() + ": " + method + " by admin " +
+                                                 identity->username + " without a valid CSRF token from " + client);
+                throw ApiError(403, "CSRF_REJECTED", "missing or wrong X-CSRF-Token header; reload the console");
+            }
+        }
+        (void)scope;  // the admin scope implies every scope
+        service_.apiLimiter_.setRate(static_cast<double>(config.getInt("security.api_rate_per_second")));
+        const auto decision = service_.apiLimiter_.acquire("admin:" + identity->username);
+        if (!decision.allowed) {
+            throw ApiError(429, "RATE_LIMITED", "too many requests for this admin").withRetryAfter(decision.retryAfterSeconds);
+        }
+        request.principal.adminUser = identity->username;
+        request.principal.scopes = {"admin"};
+    }
+
+    /// Whether an Origin header ("scheme://host[:port]") names `host` (the Host header).
+    static bool sameOrigin(const std::string& origin, const std::string& host) {
+        const auto scheme = origin.find("://");
+        if (scheme == std::string::npos || host.empty()) return false;
+        const std::string authority = origin.substr(scheme + 3);
+        if (authority.size() != host.size()) return false;
+        return std::equal(authority.begin(), authority.end(), host.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        });
+    }
+
     void send(Poco::Net::HTTPServerResponse& out, const Response& response, const std::string& requestId, bool close,
               bool head) {
         const auto status = static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status);
@@ -249,7 +322,11 @@ private:
         out.set("Referrer-Policy", "no-referrer");
         out.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
         if (service_.tls_) out.set("Strict-Transport-Security", "max-age=31536000");
-        for (const auto& [name, value] : response.headers) out.set(name, value);
+        for (const auto& [name, value] : response.headers) {
+            // Several cookies are several headers; everything else is one.
+            if (name == "Set-Cookie") out.add(name, value);
+            else out.set(name, value);
+        }
         if (close) out.setKeepAlive(false);
         out.setContentLength64(static_cast<Poco::Int64>(response.body.size()));
         std::ostream& stream = out.send();

@@ -20,6 +20,10 @@
 #include <memory>
 #include <string>
 
+namespace consultd::admin {
+class AdminAuth;
+}
+
 namespace consultd::http {
 
 class TlsCertificates;
@@ -37,6 +41,11 @@ public:
     /// The bound port (useful with port = 0).
     std::uint16_t port() const { return port_; }
     bool tls() const { return tls_; }
+    /// Lets the admin console's session cookie authenticate API requests
+    /// (principal with the admin scope; CSRF token required on every
+    /// state-changing method). Call before start(); nullptr = API keys only.
+    void setAdminAuth(admin::AdminAuth* auth) { adminAuth_ = auth; }
+
     /// Re-reads the certificate and key files; throws on a bad pair (the old one stays).
     void reloadTls(const config::Config& config);
 
@@ -53,6 +62,7 @@ private:
     Router& router_;
     core::Metrics& metrics_;
     ApiKeyAuthenticator auth_;
+    admin::AdminAuth* adminAuth_ = nullptr;
     core::RateLimiter apiLimiter_;
     core::RateLimiter authFailureLimiter_;
     std::unique_ptr<TlsCertificates> certificates_;

@@ -13,11 +13,16 @@
 
 namespace consultd::http {
 
-/// The authenticated caller (empty keyId for public routes).
+/// The authenticated caller (empty keyId and adminUser for public routes).
 struct Principal {
     std::string keyId;
     std::vector<std::string> scopes;
-    std::string actorName() const { return keyId.empty() ? "anonymous" : "apikey:" + keyId; }
+    /// Set when an admin console session cookie authenticated the request.
+    std::string adminUser;
+    std::string actorName() const {
+        if (!adminUser.empty()) return "admin:" + adminUser;
+        return keyId.empty() ? "anonymous" : "apikey:" + keyId;
+    }
 };
 
 class Request {

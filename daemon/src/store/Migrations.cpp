@@ -192,11 +192,45 @@ CREATE INDEX sessions_by_provider_room ON sessions (provider, provider_room_id, 
     WHERE provider_room_id != '';
 )sql";
 
+// Admin console accounts (issue 5): local users created with the CLI and the
+// sessions of their browser logins. A password is stored only as the
+// self-describing KDF string of admin/PasswordHasher.h (algorithm, parameters,
+// salt, hash); a session only as the SHA-256 of its cookie value and of its
+// CSRF token, so a copy of the database logs nobody in.
+constexpr const char* kV5AdminUsers = R"sql(
+CREATE TABLE admin_users (
+    username        TEXT    PRIMARY KEY,
+    password_hash   TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    disabled_at     INTEGER NOT NULL DEFAULT 0,
+    failed_logins   INTEGER NOT NULL DEFAULT 0,   -- consecutive, reset by a good login
+    locked_until    INTEGER NOT NULL DEFAULT 0,
+    last_login_at   INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE admin_sessions (
+    id_hash         TEXT    PRIMARY KEY,          -- hex SHA-256 of the cookie value
+    username        TEXT    NOT NULL REFERENCES admin_users (username) ON DELETE CASCADE,
+    csrf_hash       TEXT    NOT NULL,             -- hex SHA-256 of the CSRF token
+    created_at      INTEGER NOT NULL,
+    last_seen_at    INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,             -- absolute lifetime
+    client_address  TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX admin_sessions_by_user   ON admin_sessions (username);
+CREATE INDEX admin_sessions_by_expiry ON admin_sessions (expires_at);
+-- The audit view filters by actor and action, newest first.
+CREATE INDEX audit_log_by_actor  ON audit_log (actor, seq);
+CREATE INDEX audit_log_by_action ON audit_log (action, seq);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "sessions, participants, events, api keys, audit log", kV1Core},
     {2, "recordings", kV2Recordings},
     {3, "invites, devices", kV3InvitesDevices},
     {4, "webhook replay ids, sessions by provider room", kWebhookReplay},
+    {5, "admin users and admin sessions", kV5AdminUsers},
     // Append new steps here: {2, "...", R"sql(...)sql"}, ...
 };
 

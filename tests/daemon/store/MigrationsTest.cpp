@@ -43,7 +43,8 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::to_string(binarySchemaVersion()), rawQuery(path, "PRAGMA user_version"));
         CPPUNIT_ASSERT_EQUAL(std::to_string(kApplicationId), rawQuery(path, "PRAGMA application_id"));
         CPPUNIT_ASSERT_EQUAL(
-            std::string("api_keys,audit_log,devices,events,invites,participants,recordings,sessions,webhook_replay"),
+            std::string("admin_sessions,admin_users,api_keys,audit_log,devices,events,invites,participants,recordings,sessions,"
+                        "webhook_replay"),
             rawQuery(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE type = 'table' "
                            "AND name NOT LIKE 'sqlite_%' ORDER BY name)"));
         CPPUNIT_ASSERT_EQUAL(std::string("1"),

@@ -2,7 +2,7 @@
 
 namespace consultd::http::routes {
 
-void registerApiRoutes(Router& router, ApiServices& s, signal::SignalingService* signaling) {
+void registerApiRoutes(Router& router, ApiServices& s, signal::SignalingService* signaling, AdminServices* admin) {
     const std::string read = "sessions:read";
     const std::string write = "sessions:write";
     router.add("POST", "/api/v1/sessions", write, makeCreateSession(s));
@@ -39,6 +39,22 @@ void registerApiRoutes(Router& router, ApiServices& s, signal::SignalingService*
     router.add("GET", "/api/v1/readyz", "", makeReadyz(s));
     // Public: the signaling token in the first message authenticates.
     if (signaling != nullptr) router.add("GET", "/api/v1/signal", "", makeSignal(s, *signaling));
+    // Admin console (docs/admin-guide.md). Key and audit management work with
+    // an admin-scope API key too; login is public and rate-limited.
+    const std::string adminScope = "admin";
+    router.add("GET", "/api/v1/api-keys", adminScope, makeListApiKeys(s));
+    router.add("POST", "/api/v1/api-keys", adminScope, makeCreateApiKey(s));
+    router.add("POST", "/api/v1/api-keys/{id}/revoke", adminScope, makeRevokeApiKey(s));
+    router.add("GET", "/api/v1/audit", adminScope, makeListAudit(s));
+    router.add("GET", "/api/v1/audit.csv", adminScope, makeExportAuditCsv(s));
+    router.add("GET", "/api/v1/admin/config", adminScope, makeEffectiveConfig(s));
+    if (admin != nullptr) {
+        router.add("POST", "/api/v1/admin/login", "", makeAdminLogin(s, *admin));
+        router.add("POST", "/api/v1/admin/logout", adminScope, makeAdminLogout(s, *admin));
+        router.add("GET", "/api/v1/admin/session", adminScope, makeAdminWhoAmI(s, *admin));
+        router.add("GET", "/api/v1/admin/dashboard", adminScope, makeAdminDashboard(s, *admin));
+        router.add("GET", "/api/v1/admin/events", adminScope, makeAdminEvents(s, *admin));
+    }
     // Scrapers without a key are allowed only when the operator says so.
     router.add("GET", "/metrics", s.config()->getBool("server.metrics_require_auth") ? "metrics:read" : "", makeMetrics(s));
 }

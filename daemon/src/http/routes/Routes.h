@@ -1,6 +1,7 @@
 #pragma once
 // One factory per route; each route lives in the file named after it.
 
+#include "http/AdminServices.h"
 #include "http/ApiServices.h"
 #include "http/Route.h"
 #include "http/Router.h"
@@ -44,6 +45,20 @@ std::unique_ptr<Route> makeProviderWebhook(ApiServices& services);
 /// GET /api/v1/signal (WebSocket upgrade into the signaling hub).
 std::unique_ptr<Route> makeSignal(ApiServices& services, signal::SignalingService& signaling);
 
+// The admin console (issue 5): login, session, dashboard, and the admin-scope
+// management endpoints it uses.
+std::unique_ptr<Route> makeAdminLogin(ApiServices& services, AdminServices& admin);
+std::unique_ptr<Route> makeAdminLogout(ApiServices& services, AdminServices& admin);
+std::unique_ptr<Route> makeAdminWhoAmI(ApiServices& services, AdminServices& admin);
+std::unique_ptr<Route> makeAdminDashboard(ApiServices& services, AdminServices& admin);
+std::unique_ptr<Route> makeAdminEvents(ApiServices& services, AdminServices& admin);
+std::unique_ptr<Route> makeEffectiveConfig(ApiServices& services);
+std::unique_ptr<Route> makeListApiKeys(ApiServices& services);
+std::unique_ptr<Route> makeCreateApiKey(ApiServices& services);
+std::unique_ptr<Route> makeRevokeApiKey(ApiServices& services);
+std::unique_ptr<Route> makeListAudit(ApiServices& services);
+std::unique_ptr<Route> makeExportAuditCsv(ApiServices& services);
+
 /// "healthy" | "degraded" | "unavailable".
 const char* healthName(Health::State state);
 /// A provider's health; a throwing health() counts as unavailable.
@@ -52,7 +67,9 @@ Health safeHealth(Provider& provider);
 /// unavailable, half-open at most degraded.
 Health effectiveHealth(Provider& provider, const core::CircuitBreaker::Snapshot& circuit);
 
-/// The route table of REST API v1; the signaling route only with `signaling`.
-void registerApiRoutes(Router& router, ApiServices& services, signal::SignalingService* signaling = nullptr);
+/// The route table of REST API v1; the signaling route only with
+/// `signaling`, the admin console's routes only with `admin`.
+void registerApiRoutes(Router& router, ApiServices& services, signal::SignalingService* signaling = nullptr,
+                       AdminServices* admin = nullptr);
 
 }  // namespace consultd::http::routes
