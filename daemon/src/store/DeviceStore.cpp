@@ -53,21 +53,16 @@ void DeviceStore::insert(const DeviceRecord& device, const AuditRecord& audit) {
 }
 
 std::optional<DeviceRecord> DeviceStore::find(const std::string& id) const {
-    std::optional<DeviceRecord> found;
     auto lease = store_.readPool().acquire();
-    sql::Connection& db = *lease;
-    { found = load(db, id); }
-    return found;
+    return load(*lease, id);
 }
 
 std::vector<DeviceRecord> DeviceStore::list() const {
     std::vector<DeviceRecord> devices;
     auto lease = store_.readPool().acquire();
     sql::Connection& db = *lease;
-    {
-        auto query = db.prepare(std::string("SELECT ") + kColumns + " FROM devices ORDER BY created_at, id");
-        while (query->step()) devices.push_back(readRow(*query));
-    }
+    auto query = db.prepare(std::string("SELECT ") + kColumns + " FROM devices ORDER BY created_at, id");
+    while (query->step()) devices.push_back(readRow(*query));
     return devices;
 }
 
@@ -144,16 +139,14 @@ std::vector<std::string> DeviceStore::sessionIdsForDevice(const std::string& dev
     for (std::size_t i = 0; i < statuses.size(); ++i) placeholders += i == 0 ? "?" : ", ?";
     auto lease = store_.readPool().acquire();
     sql::Connection& db = *lease;
-    {
-        auto query = db.prepare(
-            "SELECT id FROM sessions WHERE device_id = ? AND status IN (" + placeholders +
-            ") ORDER BY scheduled_at = 0, scheduled_at, seq LIMIT ?");
-        int index = 0;
-        query->bindText(++index, deviceId);
-        for (const auto& status : statuses) query->bindText(++index, status);
-        query->bindInt(++index, std::clamp(limit, 1, 100));
-        while (query->step()) ids.push_back(query->columnText(0));
-    }
+    auto query = db.prepare(
+        "SELECT id FROM sessions WHERE device_id = ? AND status IN (" + placeholders +
+        ") ORDER BY scheduled_at = 0, scheduled_at, seq LIMIT ?");
+    int index = 0;
+    query->bindText(++index, deviceId);
+    for (const auto& status : statuses) query->bindText(++index, status);
+    query->bindInt(++index, std::clamp(limit, 1, 100));
+    while (query->step()) ids.push_back(query->columnText(0));
     return ids;
 }
 

@@ -45,11 +45,9 @@ std::optional<InviteRecord> InviteStore::find(const std::string& idHash) const {
     std::optional<InviteRecord> found;
     auto lease = store_.readPool().acquire();
     sql::Connection& db = *lease;
-    {
-        auto query = db.prepare(std::string("SELECT ") + kColumns + " FROM invites WHERE id_hash = ?");
-        query->bindAll(idHash);
-        if (query->step()) found = readRow(*query);
-    }
+    auto query = db.prepare(std::string("SELECT ") + kColumns + " FROM invites WHERE id_hash = ?");
+    query->bindAll(idHash);
+    if (query->step()) found = readRow(*query);
     return found;
 }
 
