@@ -62,6 +62,16 @@ install_browser_test_deps() {
   fi
 }
 
+make_recording_key() {  # make_recording_key FILE: 32 random bytes as hex, mode 0640, never overwritten
+  local file=$1
+  [ -s "$file" ] && return
+  mkdir -p "$(dirname "$file")"
+  chmod 0700 "$(dirname "$file")"
+  (umask 027 && openssl rand -hex 32 >"$file")
+  chmod 0640 "$file"
+  log "created recording key $file (back it up apart from the recordings)"
+}
+
 build() {
   log "building in $BUILD_DIR (-j$JOBS)"
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -73,4 +83,5 @@ install_browser_test_deps
 build
 make_secret state/secrets/jitsi_app_secret 48
 make_secret state/secrets/turn_secret 48
+make_recording_key state/secrets/recording.key
 log "setup done"

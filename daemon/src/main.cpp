@@ -2,10 +2,14 @@
 //
 //   consultd [--config FILE]          run the daemon (systemd Type=notify)
 //   consultd --check-config           validate the configuration and exit
-//   consultd <command> ...            admin commands (apikey, audit); see app/Cli.h
+//   consultd <command> ...            admin commands (apikey, audit, recording); see app/Cli.h
 
 #include "app/Cli.h"
 #include "app/ConsultdApplication.h"
+
+#ifdef CONSULTD_WITH_GSTREAMER
+#include "consultd/media/SignalingRecorder.h"
+#endif
 
 #include <Poco/Crypto/Crypto.h>
 
@@ -22,6 +26,10 @@ int main(int argc, char** argv) {
     Poco::Crypto::initializeCrypto();
     try {
         consultd::app::ConsultdApplication app;
+#ifdef CONSULTD_WITH_GSTREAMER
+        // The native recorder (consultd-gst): GStreamer stays out of consultd-core.
+        app.setLiveRecorderFactory([] { return consultd::media::makeSignalingRecorderFactory(); });
+#endif
         return app.run(argc, argv);
     } catch (const std::exception& e) {
         std::cerr << "<3>consultd: " << e.what() << "\n";

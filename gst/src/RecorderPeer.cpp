@@ -471,9 +471,17 @@ private:
         for (const auto& t : planned)
             if (t.codec != "VP8" && t.codec != "VP9" && t.codec != "OPUS" && t.codec != "H264")
                 throw std::invalid_argument("codec " + t.codec + " cannot be recorded without re-encoding");
-        auto file = config_.outputDir / (sanitiseForFileName(config_.sessionId) + "-" +
-                                         sanitiseForFileName(participantId_) + "-" + utcStamp() +
-                                         (matroska ? ".mkv" : ".webm"));
+        std::filesystem::path file;
+        if (config_.fileFor) {
+            std::vector<std::string> names;
+            for (const auto& t : planned) names.push_back(t.kind + "/" + t.codec);
+            // The daemon's catalog names the file (and records that it exists) before a byte is written.
+            file = config_.fileFor(participantId_, matroska ? "matroska" : "webm", names);
+        } else {
+            file = config_.outputDir / (sanitiseForFileName(config_.sessionId) + "-" +
+                                        sanitiseForFileName(participantId_) + "-" + utcStamp() +
+                                        (matroska ? ".mkv" : ".webm"));
+        }
         auto self = weak_from_this();
         LoopThread* loop = &loop_;
         EncryptingSink::Events events;

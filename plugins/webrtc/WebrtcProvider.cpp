@@ -20,7 +20,8 @@ Capabilities WebrtcProvider::capabilities() const {
     caps.voiceOnly = true;
     caps.chat = true;
     caps.screenShare = true;
-    caps.recording = false;  // until the GStreamer recorder peer joins rooms
+    // The daemon records natively (its recorder joins the room); the plugin itself does nothing for it.
+    caps.recording = true;
     caps.webhooks = false;
     return caps;
 }

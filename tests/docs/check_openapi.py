@@ -575,9 +575,10 @@ def mutations(spec_doc, table):
     def change_scope(d):
         d["paths"]["/api/v1/providers"]["get"]["x-required-scope"] = "sessions:write"
     def drop_code(d):
-        d["components"]["responses"]["ProviderOrStoreUnavailable"]["x-error-codes"] = ["STORE_UNAVAILABLE"]
+        # A code listed in one response only (PROVIDER_UNAVAILABLE is listed for several operations).
+        d["components"]["responses"]["RangeNotSatisfiable"]["x-error-codes"] = ["BAD_REQUEST"]
     def extra_path(d):
-        d["paths"]["/api/v1/recordings"] = {"get": copy.deepcopy(d["paths"]["/api/v1/providers"]["get"])}
+        d["paths"]["/api/v1/recordings/{id}/export"] = {"get": copy.deepcopy(d["paths"]["/api/v1/providers"]["get"])}
     def wrong_length(d):
         d["components"]["schemas"]["CreateSessionRequest"]["properties"]["consultation_id"]["maxLength"] = 256
     def drop_field(d):

@@ -171,7 +171,7 @@ expect_mode /etc/consultd/secrets "750 root:consultd"
 expect_mode /etc/consultd/consultd.conf "644 root:root"
 expect_mode /etc/consultd/conf.d "755 root:root"
 expect_mode /usr/sbin/consultd "755 root:root"
-for s in jitsi_app_secret turn_secret; do
+for s in jitsi_app_secret turn_secret recording.key; do
     expect_mode "/etc/consultd/secrets/$s" "640 root:consultd"
     [ "$(wc -c <"/etc/consultd/secrets/$s")" -ge 32 ] || fail "$s is shorter than 32 bytes"
 done

@@ -29,7 +29,7 @@ class AdminCliTest(ApiTestCase):
 
     def test_usage_and_config_errors(self):
         self.assertEqual(self.d.cli("help").returncode, 0)
-        self.assertIn("Not available yet", self.d.cli("help").stdout)
+        self.assertIn("recording list", self.d.cli("help").stdout)
         self.cli("session", rc=2)
         self.cli("session", "list", "--limit", "0", rc=2)
         self.cli("apikey", "create", "--name", "x", "--scopes", "everything", rc=2)

@@ -110,6 +110,8 @@ class SignalingRoomsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(disconnectIsALeave);
     CPPUNIT_TEST(messagesBeforeJoinAreRefused);
     CPPUNIT_TEST(storeDownAtJoinIsRetryable);
+    CPPUNIT_TEST(localRecorderJoinsRelaysAndLeaves);
+    CPPUNIT_TEST(localRecorderIsClosedWhenTheSessionEnds);
     CPPUNIT_TEST_SUITE_END();
 
     FakeOutput out;
@@ -269,6 +271,71 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::size_t{0}, rooms->stats().rooms);
         rooms->onMessage(7, join("S", "pt", "patient"));  // no way back in
         CPPUNIT_ASSERT_EQUAL(std::string("SESSION_CLOSED"), out.lastError(7));
+    }
+
+    // The daemon's recorder: an in-process participant with role recorder.
+    void localRecorderJoinsRelaysAndLeaves() {
+        rooms->onMessage(1, join("S", "dr", "host"));
+        std::vector<std::string> delivered;
+        int closedCount = 0;
+        std::string problem;
+        auto local = rooms->joinLocal("S", {"consultd-recorder", "Recorder", "recorder"},
+                                      [&](const std::string& t) { delivered.push_back(t); },
+                                      [&](std::uint16_t, const std::string&) { ++closedCount; }, problem);
+        CPPUNIT_ASSERT_MESSAGE(problem, local.has_value());
+        auto joined = parse(local->joinedText);
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1}, joined->getArray("participants")->size());
+        // Announced with its role, but no participant event (it is no session participant).
+        auto announced = out.of(1, "participant-joined");
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1}, announced.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("recorder"),
+                             announced[0]->getObject("participant")->getValue<std::string>("role"));
+        CPPUNIT_ASSERT_EQUAL(0, backend.count("participant_joined", "consultd-recorder"));
+        // A later joiner sees it in `joined`.
+        rooms->onMessage(2, join("S", "pt", "patient"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t{2}, out.of(2, "joined").at(0)->getArray("participants")->size());
+        // Offers both ways, `from` stamped; the local side is not rate-limited.
+        for (int i = 0; i < 3 * limits.messagesPerSecond; ++i) {
+            rooms->sendFromLocal(local->connection, R"({"type":"ice-candidate","to":"dr","candidate":{"candidate":"c"}})");
+        }
+        CPPUNIT_ASSERT_EQUAL(static_cast<std::size_t>(3 * limits.messagesPerSecond), out.of(1, "ice-candidate").size());
+        CPPUNIT_ASSERT_EQUAL(std::string("consultd-recorder"),
+                             out.of(1, "ice-candidate").at(0)->getValue<std::string>("from"));
+        rooms->onMessage(2, R"({"type":"offer","to":"consultd-recorder","sdp":"v=0"})");
+        bool gotOffer = false;
+        for (const auto& t : delivered) {
+            auto m = parse(t);
+            if (m->getValue<std::string>("type") == "offer") gotOffer = m->getValue<std::string>("from") == "pt";
+        }
+        CPPUNIT_ASSERT(gotOffer);
+        // A second recorder with the same id is refused.
+        CPPUNIT_ASSERT(!rooms->joinLocal("S", {"consultd-recorder", "R", "recorder"}, nullptr, nullptr, problem));
+        rooms->leaveLocal(local->connection);
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1}, out.of(1, "participant-left").size());
+        CPPUNIT_ASSERT_EQUAL(0, backend.count("participant_left", "consultd-recorder"));
+        CPPUNIT_ASSERT_EQUAL(0, closedCount);
+        rooms->sendFromLocal(local->connection, R"({"type":"ice-candidate","to":"dr","candidate":{}})");  // ignored
+        CPPUNIT_ASSERT_EQUAL(static_cast<std::size_t>(3 * limits.messagesPerSecond), out.of(1, "ice-candidate").size());
+    }
+
+    void localRecorderIsClosedWhenTheSessionEnds() {
+        std::vector<std::string> delivered;
+        std::uint16_t closeCode = 0;
+        std::string problem;
+        // Nobody in the room yet: the recorder makes it.
+        auto local = rooms->joinLocal("S", {"consultd-recorder", "Recorder", "recorder"},
+                                      [&](const std::string& t) { delivered.push_back(t); },
+                                      [&](std::uint16_t code, const std::string&) { closeCode = code; }, problem);
+        CPPUNIT_ASSERT(local);
+        CPPUNIT_ASSERT_EQUAL(std::size_t{1}, rooms->stats().rooms);
+        rooms->onSessionStatus("S", "ended");
+        CPPUNIT_ASSERT_EQUAL(kCloseNormal, closeCode);
+        CPPUNIT_ASSERT_EQUAL(std::string("ended"), parse(delivered.back())->getValue<std::string>("type"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t{0}, rooms->stats().rooms);
+        CPPUNIT_ASSERT(!rooms->joinLocal("S", {"consultd-recorder", "R", "recorder"}, nullptr, nullptr, problem));
+        CPPUNIT_ASSERT_EQUAL(std::string("the session is closed"), problem);
+        backend.sessions["S"].status = "active";
+        CPPUNIT_ASSERT(!rooms->joinLocal("NOPE", {"consultd-recorder", "R", "recorder"}, nullptr, nullptr, problem));
     }
 
     void restEndClosesTheRoom() {

@@ -60,7 +60,7 @@ public:
         auto provider = factory.create(context);
         CPPUNIT_ASSERT_EQUAL(std::string("webrtc"), provider->name());
         const auto caps = provider->capabilities();
-        CPPUNIT_ASSERT(caps.video && caps.voiceOnly && caps.chat && caps.screenShare && !caps.recording);
+        CPPUNIT_ASSERT(caps.video && caps.voiceOnly && caps.chat && caps.screenShare && caps.recording);
         SessionView session;
         session.id = "ses_abc";
         session.roomName = "ses-abc";

@@ -11,7 +11,9 @@
 #include "http/ApiKeyAuth.h"
 #include "http/Json.h"
 #include "plugins/PluginHost.h"
+#include "recording/RecordingCatalog.h"
 #include "recording/RecordingCli.h"
+#include "recording/RecordingService.h"
 #include "store/Store.h"
 #include "util/Time.h"
 
@@ -26,6 +28,7 @@
 #include <Poco/Net/SSLManager.h>
 #include <Poco/StreamCopier.h>
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -83,15 +86,16 @@ Admin commands, run on the appliance (as root or the consultd user):
   device create --name NAME [--room ROOM]   register an exam-room kiosk (prints its enrollment code once)
   device list | enrollment-code ID | revoke ID
   audit export [--format csv|jsonl] [--output FILE] [--after SEQ]
+  recording list [--session ID] [--status S] [--limit N]
+                                     the daemon's recordings (rows of the database)
+  recording export REC_ID OUT        decrypt a recording to OUT (mode 0600; "-" = stdout), audited
+  recording delete REC_ID            delete a recording's file (row kept as deleted), audited
   recording decrypt|repair|info ...  offline tools for encrypted recording files
                                      (consultd recording --help)
 
 Options for every command:
   --config FILE   configuration (default /etc/consultd/consultd.conf, plus conf.d/*.conf)
   --json          machine-readable output on stdout
-
-Not available yet (later releases): recording
-list/export/delete (recordings are not stored by the daemon yet).
 
 Exit codes: 0 ok, 1 failed (status: daemon not answering), 2 usage, 78 configuration error.
 )";
@@ -884,6 +888,165 @@ int audit(const Args& args) {
     return kUsage;
 }
 
+// ---- recordings ---------------------------------------------------------------------
+
+Poco::JSON::Object::Ptr recordingRowJson(const store::RecordingRecord& row) {
+    auto out = http::recordingJson(row);
+    out->set("file", row.fileName);
+    return out;
+}
+
+int recordingCommand(const Args& args) {
+    const std::string sub = args.word(1);
+    int rc = kOk;
+    auto config = loadCoreConfig(args, rc);
+    if (!config) return rc;
+    auto store = openStore(*config, rc);
+    if (!store) return rc;
+    const bool needsKey = sub == "export";
+    std::shared_ptr<const recording::RecordingKey> key;
+    if (needsKey) {
+        const std::string keyPath = recording::recordingKeyPathFrom(*config);
+        try {
+            key = std::make_shared<const recording::RecordingKey>(recording::RecordingKey::loadFromFile(keyPath));
+        } catch (const std::exception& e) {
+            std::cerr << "cannot read the recording key " << keyPath << ": " << e.what() << "\n";
+            return kFailed;
+        }
+    }
+    recording::RecordingCatalog catalog(*store, recording::recordingDirFrom(*config), key);
+    if (sub == "list") {
+        store::RecordingFilter filter;
+        filter.sessionId = args.get("session");
+        filter.status = args.get("status");
+        const auto limit = parseInt(args.get("limit", "200"));
+        if (!limit || *limit < 1 || *limit > 200) {
+            std::cerr << "--limit must be 1..200\n";
+            return kUsage;
+        }
+        filter.limit = static_cast<int>(*limit);
+        const auto rows = catalog.rows().list(filter);
+        if (args.has("json")) {
+            Poco::JSON::Array::Ptr items = new Poco::JSON::Array;
+            for (const auto& row : rows) items->add(recordingRowJson(row));
+            Poco::JSON::Object out;
+            out.set("recordings", items);
+            printJson(out);
+        } else {
+            std::cout << "id                           session                      participant  status     bytes  "
+                         "duration  created\n";
+            for (const auto& row : rows) {
+                std::cout << row.id << "  " << row.sessionId << "  " << (row.participantId.empty() ? "-" : row.participantId)
+                          << "  " << row.status << "  " << row.bytes << "  " << (row.durationMs / 1000) << "s  "
+                          << util::formatRfc3339(row.createdAt)
+                          << (row.reason.empty() ? "" : "  (" + row.reason + ")") << "\n";
+            }
+        }
+        return kOk;
+    }
+    const std::string id = args.word(2);
+    if ((sub != "export" && sub != "delete") || id.empty() || (sub == "export" && args.word(3).empty())) {
+        std::cerr << "usage: consultd recording list|export REC_ID OUT|delete REC_ID [--json]\n";
+        return kUsage;
+    }
+    const auto row = catalog.rows().find(id);
+    if (!row) {
+        std::cerr << "no recording " << id << "\n";
+        return kFailed;
+    }
+    if (sub == "delete") {
+        Poco::JSON::Object details;
+        details.set("session_id", row->sessionId);
+        details.set("bytes", static_cast<Poco::Int64>(row->bytes));
+        try {
+            const auto deleted = catalog.remove(id, "deleted by " + cliActor(),
+                                                cliAudit("recording.deleted", id, jsonText(details)));
+            if (!deleted) {
+                std::cerr << "recording " << id << " is already deleted\n";
+                return kFailed;
+            }
+            if (args.has("json")) printJson(recordingRowJson(*deleted));
+            else std::cout << "recording " << id << " deleted\n";
+            return kOk;
+        } catch (const recording::RecordingError& e) {
+            std::cerr << "recording " << id << " not deleted: " << e.what() << "\n";
+            return kFailed;
+        }
+    }
+    // export
+    if (row->status != "available") {
+        std::cerr << "recording " << id << " is " << row->status << "; only available recordings can be exported\n";
+        return kFailed;
+    }
+    const std::string output = args.word(3);
+    try {
+        auto reader = catalog.openReader(*row);
+        reader->verifyAll();  // a tampered or cut file writes nothing
+        std::ofstream file;
+        std::ostream* out = &std::cout;
+        const std::string partial = output + ".partial";
+        if (output != "-") {
+            if (::access(output.c_str(), F_OK) == 0) {
+                std::cerr << output << " exists; not overwritten\n";
+                return kFailed;
+            }
+            const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd < 0) {
+                std::cerr << "cannot create " << partial << ": " << std::strerror(errno) << "\n";
+                return kFailed;
+            }
+            ::close(fd);
+            file.open(partial, std::ios::binary | std::ios::trunc);
+            out = &file;
+        }
+        std::vector<std::uint8_t> buffer(1 << 20);
+        std::uint64_t offset = 0;
+        for (;;) {
+            const std::size_t got = reader->read(offset, buffer);
+            if (got == 0) break;
+            out->write(reinterpret_cast<const char*>(buffer.data()), static_cast<std::streamsize>(got));
+            offset += got;
+        }
+        out->flush();
+        if (!*out) {
+            std::cerr << "writing " << output << " failed\n";
+            if (output != "-") ::unlink(partial.c_str());
+            return kFailed;
+        }
+        if (output != "-") {
+            file.close();
+            // link(2), not rename(2): an existing OUT is never replaced.
+            const bool linked = ::link(partial.c_str(), output.c_str()) == 0;
+            const int linkError = errno;
+            ::unlink(partial.c_str());
+            if (!linked) {
+                std::cerr << "cannot create " << output << ": " << std::strerror(linkError) << "\n";
+                return kFailed;
+            }
+        }
+        Poco::JSON::Object details;
+        details.set("session_id", row->sessionId);
+        details.set("range", "full");
+        details.set("output", output == "-" ? std::string("stdout") : fs::absolute(output).string());
+        store->appendAudit(cliAudit("recording.exported", id, jsonText(details)));
+        if (args.has("json") && output != "-") {
+            Poco::JSON::Object result;
+            result.set("id", id);
+            result.set("output", fs::absolute(output).string());
+            result.set("bytes", static_cast<Poco::Int64>(offset));
+            result.set("content_type", recording::RecordingCatalog::contentType(row->container));
+            printJson(result);
+        } else if (output != "-") {
+            std::cerr << offset << " bytes written to " << output << "\n";
+        }
+        return kOk;
+    } catch (const recording::RecordingError& e) {
+        std::cerr << "recording " << id << " cannot be exported (" << recording::toString(e.kind()) << "): " << e.what()
+                  << "\n";
+        return kFailed;
+    }
+}
+
 }  // namespace
 
 bool isCliCommand(const char* word) {
@@ -892,7 +1055,13 @@ bool isCliCommand(const char* word) {
 
 int runCli(int argc, char** argv) {
     // `consultctl <command>` is `consultd <command>` (the package installs a symlink).
-    if (argc > 1 && std::strcmp(argv[1], "recording") == 0) return recording::runRecordingCommand(argc, argv);
+    // recording decrypt|repair|info work on files alone; list|export|delete on the daemon's recordings.
+    if (argc > 1 && std::strcmp(argv[1], "recording") == 0) {
+        const bool catalogCommand = argc > 2 && (std::strcmp(argv[2], "list") == 0 ||
+                                                 std::strcmp(argv[2], "export") == 0 ||
+                                                 std::strcmp(argv[2], "delete") == 0);
+        if (!catalogCommand) return recording::runRecordingCommand(argc, argv);
+    }
     if (argc > 1 && std::strcmp(argv[1], "device") == 0) {
         ::umask(0027);
         return runDeviceCommand(argc, argv);
@@ -917,6 +1086,7 @@ int runCli(int argc, char** argv) {
         if (command == "backup") return backup(args);
         if (command == "restore") return restore(args);
         if (command == "audit") return audit(args);
+        if (command == "recording") return recordingCommand(args);
     } catch (const std::exception& e) {
         std::cerr << "consultd " << command << ": " << e.what() << "\n";
         return kFailed;

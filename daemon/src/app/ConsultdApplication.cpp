@@ -104,7 +104,9 @@ void ConsultdApplication::initialize(Poco::Util::Application& self) {
     addSubsystem(new StoreSubsystem(runtime_));
     addSubsystem(new TurnSubsystem(runtime_));  // before providers: grants carry its URLs
     addSubsystem(new ProviderSubsystem(runtime_));
+    addSubsystem(new RecordingSubsystem(runtime_));
     addSubsystem(new HttpSubsystem(runtime_));
+    addSubsystem(new RecorderSubsystem(runtime_));  // uninitialised first: finalises recordings
     ServerApplication::initialize(self);
     initialized_ = true;
 }

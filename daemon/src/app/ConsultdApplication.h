@@ -14,6 +14,12 @@ class ConsultdApplication final : public Poco::Util::ServerApplication {
 public:
     ConsultdApplication();
 
+    /// How to make the native recorder (the GStreamer one, linked into the
+    /// `consultd` executable only); without it webrtc sessions are not recorded.
+    void setLiveRecorderFactory(std::function<std::unique_ptr<recording::LiveRecorderFactory>()> make) {
+        runtime_.liveRecorderFactory = std::move(make);
+    }
+
 protected:
     void defineOptions(Poco::Util::OptionSet& options) override;
     void initialize(Poco::Util::Application& self) override;

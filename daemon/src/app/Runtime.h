@@ -20,12 +20,16 @@
 #include "http/HttpService.h"
 #include "http/Router.h"
 #include "plugins/PluginHost.h"
+#include "recording/LiveRecorder.h"
+#include "recording/RecordingRetention.h"
+#include "recording/RecordingService.h"
 #include "signal/SignalingService.h"
 #include "signal/SignalingTokens.h"
 #include "store/Store.h"
 
 #include <consultd/turn/TurnRelay.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -67,6 +71,10 @@ struct Runtime {
     std::unique_ptr<signal::SignalingTokens> signalingTokens;  // made before the providers (grants carry tokens)
     std::unique_ptr<signal::SignalingService> signaling;       // made with the HTTP service
     std::unique_ptr<turn::TurnRelay> turnRelay;  // only with turn.mode = "embedded"
+    std::unique_ptr<recording::RecordingService> recordings;      // made before the HTTP service (routes use it)
+    std::unique_ptr<recording::RecordingRetention> retention;
+    /// Makes the native (GStreamer) recorder; unset in a build without GStreamer.
+    std::function<std::unique_ptr<recording::LiveRecorderFactory>()> liveRecorderFactory;
 
     /// The public base URL: from the config, or derived from the bound
     /// listener once it is bound (port 0 picks one).

@@ -125,6 +125,50 @@ void ProviderSubsystem::uninitialize() {
     // Providers are destroyed with the host, after the HTTP service stopped.
 }
 
+// ---- recording -------------------------------------------------------------------
+
+void RecordingSubsystem::initialize(Poco::Util::Application&) {
+    runtime_.recordings =
+        std::make_unique<recording::RecordingService>(*runtime_.store, runtime_.configSource(), runtime_.metrics);
+    const auto report = runtime_.recordings->recoverInterrupted();
+    if (report.repaired + report.completed + report.failed > 0) {
+        Poco::Logger::get("recording").warning(
+            "interrupted recordings found at start: " + std::to_string(report.repaired) + " repaired, " +
+            std::to_string(report.completed) + " completed, " + std::to_string(report.failed) + " failed");
+    }
+    const auto interval = runtime_.currentConfig()->getInt("recording.retention_interval_seconds");
+    runtime_.retention =
+        std::make_unique<recording::RecordingRetention>(*runtime_.recordings, std::chrono::seconds(interval));
+    runtime_.retention->start();
+}
+
+void RecordingSubsystem::uninitialize() {
+    if (runtime_.retention) runtime_.retention->stop();
+    if (runtime_.recordings) runtime_.recordings->detach("daemon stopping");
+    runtime_.retention.reset();
+    runtime_.recordings.reset();
+}
+
+void RecorderSubsystem::initialize(Poco::Util::Application&) {
+    std::unique_ptr<recording::LiveRecorderFactory> factory;
+    if (runtime_.liveRecorderFactory) factory = runtime_.liveRecorderFactory();
+    if (!factory) {
+        Poco::Logger::get("recording").notice("built without GStreamer: webrtc sessions cannot be recorded");
+    }
+    runtime_.recordings->attach(*runtime_.sessions, *runtime_.plugins,
+                                runtime_.signaling ? &runtime_.signaling->rooms() : nullptr,
+                                [this](const std::string& s, const std::string& p) {
+                                    return runtime_.mintIceServers(s, p);
+                                },
+                                std::move(factory));
+}
+
+void RecorderSubsystem::uninitialize() {
+    // SIGTERM: every file is finalised (EOS, duration, cues, final chunk,
+    // rename) before the listener, signaling and store go away.
+    if (runtime_.recordings) runtime_.recordings->detach("daemon stopping");
+}
+
 // ---- http ----------------------------------------------------------------------
 
 void HttpSubsystem::initialize(Poco::Util::Application&) {
@@ -157,6 +201,7 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
     runtime_.services = std::make_unique<http::ApiServices>(http::ApiServices{
         *runtime_.sessions, *runtime_.store, *runtime_.plugins, runtime_.metrics, runtime_.configSource(),
         [this](const std::string& s, const std::string& p) { return runtime_.mintIceServers(s, p); }});
+    runtime_.services->recordings = runtime_.recordings.get();
     runtime_.invites = std::make_unique<core::InviteService>(*runtime_.store, *runtime_.sessions,
                                                              runtime_.configSource(),
                                                              [this] { return runtime_.publicUrl(); });

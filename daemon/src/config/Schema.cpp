@@ -266,6 +266,40 @@ const std::vector<GroupSpec>& coreSchema() {
                      "How often a dashboard stream recomputes its snapshot; a changed snapshot is sent at once.",
                      true, 200, 60000),
          }},
+        {"recording",
+         "Local recordings (docs/webrtc.md): the native recorder's encrypted files, their key, downloads and "
+         "retention.",
+         {
+             setting("dir", T::String, "",
+                     "Folder of the encrypted recordings; empty: recordings/ in storage.state_dir. Created with mode "
+                     "0750 when absent."),
+             setting("key_file", T::SecretFile, "",
+                     "AES-256 key of the recordings (32 random bytes, raw or hex; the Debian package makes "
+                     "/etc/consultd/secrets/recording.key). Empty: recording.key in storage.state_dir, created by "
+                     "the daemon with mode 0600 when absent. Losing it loses every recording: back it up apart "
+                     "from them."),
+             setting("auto_start", T::Bool, "true",
+                     "Start recording when a session created with record: true becomes active.", true),
+             setting("max_concurrent", T::Int, "8",
+                     "Sessions recorded at once by the native recorder; more are refused with 503 "
+                     "RECORDING_CAPACITY.",
+                     true, 1, 1000),
+             setting("retention_days", T::Int, "0",
+                     "Delete recordings older than this many days (audited as recording.expired); 0 keeps them.",
+                     true, 0, 36500),
+             setting("retention_interval_seconds", T::Int, "3600", "How often the retention sweep runs.", false, 1,
+                     86400),
+             setting("media_scope", T::String, "recordings:read",
+                     "API key scope that may download recordings (GET /recordings/{id}/media); admin always may.",
+                     false, 0, 0, {"recordings:read", "admin"}),
+             setting("ice_transport_policy", T::String, "all",
+                     "Candidates the recorder's WebRTC peer may use: all, or relay (only through TURN).", true, 0, 0,
+                     {"all", "relay"}),
+             setting("local_addresses", T::StringList, "[]",
+                     "Extra local addresses for the recorder's ICE agent (libnice skips loopback interfaces; a "
+                     "loopback-only test host needs \"127.0.0.1\").",
+                     true),
+         }},
         {"logging",
          "Logging to stderr (journald keeps the syslog levels).",
          {

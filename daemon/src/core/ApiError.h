@@ -7,6 +7,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace consultd::core {
 
@@ -36,6 +38,12 @@ public:
         retryAfter_ = seconds;
         return *this;
     }
+    /// An extra response header (e.g. Content-Range on 416).
+    ApiError& withHeader(std::string name, std::string value) {
+        headers_.emplace_back(std::move(name), std::move(value));
+        return *this;
+    }
+    const std::vector<std::pair<std::string, std::string>>& headers() const noexcept { return headers_; }
 
 private:
     int status_;
@@ -43,6 +51,7 @@ private:
     std::map<std::string, std::string> details_;
     std::string detailsKey_;
     std::optional<int> retryAfter_;
+    std::vector<std::pair<std::string, std::string>> headers_;
 };
 
 }  // namespace consultd::core

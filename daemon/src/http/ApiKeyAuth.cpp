@@ -17,7 +17,8 @@ bool isBase32(const std::string& s) {
 }  // namespace
 
 const std::vector<std::string>& knownScopes() {
-    static const std::vector<std::string> scopes = {"sessions:read", "sessions:write", "metrics:read", "devices:write", "admin"};
+    static const std::vector<std::string> scopes = {"sessions:read",   "sessions:write",   "metrics:read", "devices:write",
+                                                    "recordings:read", "recordings:write", "admin"};
     return scopes;
 }
 

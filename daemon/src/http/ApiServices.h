@@ -14,6 +14,10 @@
 #include <string>
 #include <vector>
 
+namespace consultd::recording {
+class RecordingService;
+}
+
 namespace consultd::http {
 
 struct ApiServices {
@@ -28,6 +32,8 @@ struct ApiServices {
     core::InviteService* invites = nullptr;
     /// Exam-room devices and kiosk enrollment; set before serving.
     core::DeviceService* devices = nullptr;
+    /// Local recordings; null when the daemon runs without them (unit tests).
+    recording::RecordingService* recordings = nullptr;
 };
 
 }  // namespace consultd::http

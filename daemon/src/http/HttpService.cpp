@@ -123,6 +123,7 @@ void mapException(Response& response, const std::string& requestId, const std::s
     } catch (const ApiError& e) {
         renderError(response, requestId, e.status(), e.code(), e.what(), e.detailsKey(), e.details());
         if (e.retryAfterSeconds()) response.headers.emplace_back("Retry-After", std::to_string(*e.retryAfterSeconds()));
+        for (const auto& header : e.headers()) response.headers.push_back(header);
     } catch (const store::StoreError& e) {
         Poco::Logger::get("http").error("request " + requestId + " " + route + ": store error: " + e.what());
         renderError(response, requestId, 503, "STORE_UNAVAILABLE", "the database is not available; try again", "", {});

@@ -245,6 +245,25 @@ Poco::JSON::Object::Ptr eventJson(const store::EventRecord& e) {
     return out;
 }
 
+Poco::JSON::Object::Ptr recordingJson(const store::RecordingRecord& r) {
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("id", r.id);
+    out->set("session_id", r.sessionId);
+    out->set("participant_id", stringOrNull(r.participantId));
+    out->set("source", r.source);
+    out->set("status", r.status);
+    out->set("reason", stringOrNull(r.reason));
+    out->set("content_type", r.container == "webm" ? "video/webm" : "video/x-matroska");
+    Poco::JSON::Array::Ptr tracks = new Poco::JSON::Array;
+    for (const auto& t : r.tracks) tracks->add(t);
+    out->set("tracks", tracks);
+    out->set("bytes", r.bytes);
+    out->set("duration_seconds", static_cast<double>(r.durationMs) / 1000.0);
+    out->set("created_at", timeOrNull(r.createdAt));
+    out->set("finished_at", timeOrNull(r.finishedAt));
+    return out;
+}
+
 Poco::JSON::Object::Ptr iceServerJson(const IceServer& server) {
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     Poco::JSON::Array::Ptr urls = new Poco::JSON::Array;

@@ -4,6 +4,7 @@
 
 #include "consultd/provider.h"
 #include "core/SessionService.h"
+#include "store/RecordingStore.h"
 #include "store/Store.h"
 
 #include <Poco/JSON/Array.h>
@@ -57,6 +58,8 @@ inline const char* kIdPattern = "[A-Za-z0-9._:@-]{1,128}";
 Poco::JSON::Object::Ptr sessionJson(const store::SessionRecord& session);
 Poco::JSON::Object::Ptr eventJson(const store::EventRecord& event);
 Poco::JSON::Object::Ptr iceServerJson(const IceServer& server);
+/// A recording as GET /recordings shows it (never the file name or path).
+Poco::JSON::Object::Ptr recordingJson(const store::RecordingRecord& recording);
 /// Parses a JSON object text stored in the database (never fails: "{}" on error).
 Poco::JSON::Object::Ptr parseStoredObject(const std::string& text);
 /// Opaque paging cursor for a sequence number, and back.

@@ -50,14 +50,14 @@ void SignalingRooms::sendError(ConnectionId connection, const std::string& code,
     auto m = message("error");
     m->set("code", code);
     m->set("message", what);
-    output_.send(connection, text(*m));
+    sendTo(connection, text(*m));
 }
 
 void SignalingRooms::refuse(ConnectionId connection, ConnectionState& state, const std::string& code,
                             const std::string& what, std::uint16_t closeCode) {
     sendError(connection, code, what);
     state.closing = true;
-    output_.close(connection, closeCode, code);
+    closeConnection(connection, closeCode, code);
 }
 
 void SignalingRooms::violation(ConnectionId connection, ConnectionState& state, const std::string& code,
@@ -72,8 +72,30 @@ void SignalingRooms::violation(ConnectionId connection, ConnectionState& state, 
 
 void SignalingRooms::broadcast(const Room& room, const std::string& except, const std::string& body) {
     for (const auto& [id, member] : room.members) {
-        if (id != except) output_.send(member.connection, body);
+        if (id != except) sendTo(member.connection, body);
     }
+}
+
+void SignalingRooms::sendTo(ConnectionId connection, std::string body) {
+    const auto local = localEndpoints_.find(connection);
+    if (local == localEndpoints_.end()) {
+        output_.send(connection, std::move(body));
+    } else if (local->second.deliver) {
+        local->second.deliver(body);
+    }
+}
+
+void SignalingRooms::closeConnection(ConnectionId connection, std::uint16_t code, const std::string& reason) {
+    const auto local = localEndpoints_.find(connection);
+    if (local == localEndpoints_.end()) {
+        output_.close(connection, code, reason);
+        return;
+    }
+    // An in-process participant has no socket: tell it, and forget it.
+    auto closed = std::move(local->second.closed);
+    localEndpoints_.erase(local);
+    connections_.erase(connection);
+    if (closed) closed(code, reason);
 }
 
 void SignalingRooms::rememberClosed(const std::string& sessionId) {
@@ -91,15 +113,20 @@ void SignalingRooms::removeMember(const std::string& sessionId, const std::strin
     const auto roomIt = rooms_.find(sessionId);
     if (roomIt == rooms_.end()) return;
     Room& room = roomIt->second;
-    if (room.members.erase(participantId) == 0) return;
+    const auto memberIt = room.members.find(participantId);
+    if (memberIt == room.members.end()) return;
+    const bool local = memberIt->second.local;
+    room.members.erase(memberIt);
     auto left = message("participant-left");
     left->set("participant_id", participantId);
     left->set("reason", reason);
     broadcast(room, "", text(*left));
-    Object data;
-    data.set("via", "signaling");
-    data.set("reason", reason);
-    deferred.events.push_back({sessionId, "participant_left", participantId, text(data)});
+    if (!local) {
+        Object data;
+        data.set("via", "signaling");
+        data.set("reason", reason);
+        deferred.events.push_back({sessionId, "participant_left", participantId, text(data)});
+    }
     if (room.members.empty()) rooms_.erase(roomIt);
 }
 
@@ -134,11 +161,13 @@ void SignalingRooms::onMessage(ConnectionId connection, const std::string& body)
         // Per-connection rate: a fixed one-second window; every message above
         // the limit is a violation, so a flood is closed after a few of them.
         const auto now = clock_();
-        if (now - state.windowStart >= std::chrono::seconds(1)) {
+        if (state.local) {
+            // The daemon's own participant: trusted, never rate-limited.
+        } else if (now - state.windowStart >= std::chrono::seconds(1)) {
             state.windowStart = now;
             state.messagesInWindow = 0;
         }
-        if (++state.messagesInWindow > limits_.messagesPerSecond) {
+        if (!state.local && ++state.messagesInWindow > limits_.messagesPerSecond) {
             violation(connection, state, "RATE_LIMITED",
                       "more than " + std::to_string(limits_.messagesPerSecond) + " messages per second");
             return;
@@ -189,7 +218,7 @@ void SignalingRooms::onMessage(ConnectionId connection, const std::string& body)
                     return;
                 }
                 parsed->set("from", state.participantId);  // never trusted from the client
-                output_.send(target->second.connection, text(*parsed));
+                sendTo(target->second.connection, text(*parsed));
                 return;
             }
             if (type == "media-state") {
@@ -233,7 +262,7 @@ void SignalingRooms::onMessage(ConnectionId connection, const std::string& body)
                 state.sessionId.clear();
                 state.closing = true;
                 removeMember(sessionId, participantId, "left", deferred);
-                output_.close(connection, kCloseNormal, "left");
+                closeConnection(connection, kCloseNormal, "left");
             } else if (type == "end") {
                 if (me.who.role != "host") {
                     sendError(connection, "FORBIDDEN", "only the host may end the session");
@@ -327,7 +356,7 @@ void SignalingRooms::handleJoin(ConnectionId connection, const std::string& toke
             oldState->second.closing = true;
         }
         sendError(old, "REPLACED", "this participant joined again from another connection");
-        output_.close(old, kCloseNormal, "replaced");
+        closeConnection(old, kCloseNormal, "replaced");
         existing->second.connection = connection;
         resumed = true;
     } else if (room.members.size() >= limits_.maxParticipantsPerRoom) {
@@ -362,7 +391,7 @@ void SignalingRooms::handleJoin(ConnectionId connection, const std::string& toke
     joined->set("participants", others);
     joined->set("resumed", resumed);
     joined->set("expires_at", claims->expiresAt);
-    output_.send(connection, text(*joined));
+    sendTo(connection, text(*joined));
     if (!resumed) {
         auto announce = message("participant-joined");
         announce->set("participant", participantJson(*who));
@@ -414,8 +443,9 @@ void SignalingRooms::onSessionStatus(const std::string& sessionId, const std::st
         ended->set("status", status);
         const std::string body = text(*ended);
         for (const auto& [id, member] : room.members) {
-            output_.send(member.connection, body);
-            output_.close(member.connection, kCloseNormal, "session " + status);
+            sendTo(member.connection, body);
+            closeConnection(member.connection, kCloseNormal, "session " + status);
+            if (member.local) continue;
             auto state = connections_.find(member.connection);
             if (state != connections_.end()) {
                 state->second.sessionId.clear();
@@ -427,6 +457,106 @@ void SignalingRooms::onSessionStatus(const std::string& sessionId, const std::st
             deferred.events.push_back({sessionId, "participant_left", id, text(data)});
         }
         rooms_.erase(roomIt);
+    }
+    runDeferred(deferred);
+}
+
+std::optional<SignalingRooms::LocalJoin> SignalingRooms::joinLocal(
+    const std::string& sessionId, const RoomParticipant& who, std::function<void(const std::string&)> deliver,
+    std::function<void(std::uint16_t, const std::string&)> closed, std::string& problem) {
+    std::optional<SessionSnapshot> session;
+    try {
+        session = backend_.findSession(sessionId);
+    } catch (const std::exception& e) {
+        problem = std::string("the session cannot be read: ") + e.what();
+        return std::nullopt;
+    }
+    Deferred deferred;
+    LocalJoin result;
+    {
+        std::lock_guard lock(mutex_);
+        if (!session) {
+            problem = "the session does not exist";
+            return std::nullopt;
+        }
+        if (closedStatus(session->status) || closedSessions_.count(session->id) != 0) {
+            problem = closedStatus(session->status) ? "the session is " + session->status : "the session is closed";
+            return std::nullopt;
+        }
+        auto [roomIt, created] = rooms_.try_emplace(session->id);
+        Room& room = roomIt->second;
+        if (created) room.status = session->status;
+        if (room.members.count(who.id) != 0) {
+            problem = "participant " + who.id + " is already in the room";
+            return std::nullopt;
+        }
+        if (room.members.size() >= limits_.maxParticipantsPerRoom) {
+            problem = "the room is full (" + std::to_string(limits_.maxParticipantsPerRoom) + " participants)";
+            if (room.members.empty()) rooms_.erase(roomIt);
+            return std::nullopt;
+        }
+        const ConnectionId connection = nextLocalConnection_++;
+        localEndpoints_[connection] = LocalEndpoint{std::move(deliver), std::move(closed)};
+        auto& state = connections_[connection];
+        state.local = true;
+        state.sessionId = session->id;
+        state.participantId = who.id;
+        Member member;
+        member.who = who;
+        member.connection = connection;
+        member.local = true;
+        room.members.emplace(who.id, member);
+
+        auto joined = message("joined");
+        joined->set("self", participantJson(who));
+        Object::Ptr sessionJson = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        sessionJson->set("id", session->id);
+        sessionJson->set("status", room.status);
+        joined->set("session", sessionJson);
+        Poco::JSON::Array::Ptr others = new Poco::JSON::Array;
+        for (const auto& [id, other] : room.members) {
+            if (id == who.id) continue;
+            auto p = participantJson(other.who);
+            p->set("audio", other.audio);
+            p->set("video", other.video);
+            p->set("screen", other.screen);
+            others->add(p);
+        }
+        joined->set("participants", others);
+        joined->set("resumed", false);
+        result.connection = connection;
+        result.joinedText = text(*joined);
+
+        auto announce = message("participant-joined");
+        announce->set("participant", participantJson(who));
+        broadcast(room, who.id, text(*announce));
+        // Not a participant_joined event: the recorder is no session
+        // participant; the recording service stores recording_started.
+    }
+    runDeferred(deferred);
+    return result;
+}
+
+void SignalingRooms::sendFromLocal(ConnectionId connection, const std::string& body) {
+    {
+        std::lock_guard lock(mutex_);
+        if (localEndpoints_.count(connection) == 0) return;  // closed meanwhile (the session ended)
+    }
+    onMessage(connection, body);
+}
+
+void SignalingRooms::leaveLocal(ConnectionId connection) {
+    Deferred deferred;
+    {
+        std::lock_guard lock(mutex_);
+        const auto local = localEndpoints_.find(connection);
+        if (local == localEndpoints_.end()) return;
+        localEndpoints_.erase(local);
+        const auto it = connections_.find(connection);
+        if (it == connections_.end()) return;
+        const ConnectionState state = it->second;
+        connections_.erase(it);
+        if (!state.sessionId.empty()) removeMember(state.sessionId, state.participantId, "left", deferred);
     }
     runDeferred(deferred);
 }

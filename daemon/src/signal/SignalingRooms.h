@@ -104,6 +104,30 @@ public:
     /// is announced; ended/cancelled/failed sends `ended` and closes the room.
     void onSessionStatus(const std::string& sessionId, const std::string& status);
 
+    /// An in-process participant (the daemon's recorder) instead of a socket:
+    /// what the room sends it goes to `deliver` (called with the rooms' mutex
+    /// held: it must only queue the text, never call back into the rooms);
+    /// `closed` replaces the WebSocket close. It joins the session's room
+    /// (made if nobody is in it yet) like a token-bearing client and is
+    /// announced to the others by participant-joined / participant-left, but
+    /// needs no token, is not in the session's participant list and its join
+    /// and leave are not stored as participant events (the recording service
+    /// stores its own). Its messages (sendFromLocal) are not rate-limited. Returns the
+    /// connection id and the `joined` message text, or std::nullopt when the
+    /// session is closed, unknown or the room is full (`problem` says which).
+    struct LocalJoin {
+        ConnectionId connection = 0;
+        std::string joinedText;
+    };
+    std::optional<LocalJoin> joinLocal(const std::string& sessionId, const RoomParticipant& who,
+                                       std::function<void(const std::string& text)> deliver,
+                                       std::function<void(std::uint16_t code, const std::string& reason)> closed,
+                                       std::string& problem);
+    /// A message from an in-process participant (as onMessage for a socket).
+    void sendFromLocal(ConnectionId connection, const std::string& text);
+    /// The in-process participant leaves (participant-left to the others).
+    void leaveLocal(ConnectionId connection);
+
     /// Whether the connection has joined a room (the hub closes connections that never do).
     bool joined(ConnectionId connection) const;
 
@@ -123,6 +147,7 @@ private:
         bool audio = false;
         bool video = false;
         bool screen = false;
+        bool local = false;  // in-process (the recorder): its join/leave are not participant events
     };
     struct Room {
         std::string status;
@@ -135,6 +160,11 @@ private:
         std::chrono::steady_clock::time_point windowStart{};
         int messagesInWindow = 0;
         int violations = 0;
+        bool local = false;         // an in-process participant (joinLocal)
+    };
+    struct LocalEndpoint {
+        std::function<void(const std::string&)> deliver;
+        std::function<void(std::uint16_t, const std::string&)> closed;
     };
     struct Event {
         std::string sessionId, type, participantId, dataJson;
@@ -157,6 +187,9 @@ private:
     void removeMember(const std::string& sessionId, const std::string& participantId, const std::string& reason,
                       Deferred& deferred);
     void broadcast(const Room& room, const std::string& except, const std::string& text);
+    /// output_.send/close, or the in-process participant's callbacks.
+    void sendTo(ConnectionId connection, std::string text);
+    void closeConnection(ConnectionId connection, std::uint16_t code, const std::string& reason);
     void runDeferred(Deferred& deferred);
     void rememberClosed(const std::string& sessionId);
 
@@ -168,6 +201,8 @@ private:
 
     mutable std::mutex mutex_;
     std::unordered_map<ConnectionId, ConnectionState> connections_;
+    std::unordered_map<ConnectionId, LocalEndpoint> localEndpoints_;
+    ConnectionId nextLocalConnection_ = ConnectionId{1} << 62;  // far from the hub's ids
     std::unordered_map<std::string, Room> rooms_;
     std::set<std::string> closedSessions_;     // rooms that must not be re-opened
     std::deque<std::string> closedOrder_;      // bounds closedSessions_

@@ -33,6 +33,16 @@ void registerApiRoutes(Router& router, ApiServices& s, signal::SignalingService*
     router.add("POST", "/api/v1/kiosk/grant", "", makeKioskGrant(s));
     // Public: the provider's signature check authenticates (rate-limited per address).
     router.add("POST", "/api/v1/webhooks/{provider}", "", makeProviderWebhook(s));
+    // Local recordings: start/stop by the host's system, catalog, audited download and deletion.
+    router.add("POST", "/api/v1/sessions/{id}/recording/start", "recordings:write", makeStartRecording(s));
+    router.add("POST", "/api/v1/sessions/{id}/recording/stop", "recordings:write", makeStopRecording(s));
+    router.add("GET", "/api/v1/recordings", "recordings:read", makeListRecordings(s));
+    router.add("GET", "/api/v1/recordings/{id}", "recordings:read", makeGetRecording(s));
+    // Downloads need recordings:read, or admin alone when recording.media_scope says so.
+    router.add("GET", "/api/v1/recordings/{id}/media",
+               s.config()->getString("recording.media_scope") != "admin" ? "recordings:read" : "admin",
+               makeRecordingMedia(s));
+    router.add("DELETE", "/api/v1/recordings/{id}", "recordings:write", makeDeleteRecording(s));
     router.add("GET", "/healthz", "", makeHealthz(s));
     router.add("GET", "/readyz", "", makeReadyz(s));
     router.add("GET", "/api/v1/healthz", "", makeHealthz(s));

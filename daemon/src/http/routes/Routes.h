@@ -42,6 +42,12 @@ std::unique_ptr<Route> makeReadyz(ApiServices& services);
 std::unique_ptr<Route> makeMetrics(ApiServices& services);
 /// POST /api/v1/webhooks/{provider} (public: the provider's signature check authenticates).
 std::unique_ptr<Route> makeProviderWebhook(ApiServices& services);
+std::unique_ptr<Route> makeStartRecording(ApiServices& services);
+std::unique_ptr<Route> makeStopRecording(ApiServices& services);
+std::unique_ptr<Route> makeListRecordings(ApiServices& services);
+std::unique_ptr<Route> makeGetRecording(ApiServices& services);
+std::unique_ptr<Route> makeRecordingMedia(ApiServices& services);
+std::unique_ptr<Route> makeDeleteRecording(ApiServices& services);
 /// GET /api/v1/signal (WebSocket upgrade into the signaling hub).
 std::unique_ptr<Route> makeSignal(ApiServices& services, signal::SignalingService& signaling);
 

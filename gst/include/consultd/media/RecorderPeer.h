@@ -73,6 +73,14 @@ struct RecorderConfig {
     unsigned jitterLatencyMs = 200;     ///< webrtcbin jitterbuffer latency
     /// How long stop()/removeParticipant() wait for a branch to finalise.
     std::chrono::milliseconds finaliseTimeout{5000};
+    /// Optional: names a participant's file once its tracks are negotiated,
+    /// from the container ("webm" or "matroska") and tracks ("video/VP8"...).
+    /// The file is written as "<path>.partial" and renamed to "<path>". Called
+    /// on the peer's thread; throwing fails that participant's branch. Unset:
+    /// "<outputDir>/<session>-<participant>-<UTC start>.webm|.mkv".
+    std::function<std::filesystem::path(const std::string& participantId, const std::string& container,
+                                        const std::vector<std::string>& tracks)>
+        fileFor;
 };
 
 /// Callbacks into the daemon's signaling and session events. All optional.
