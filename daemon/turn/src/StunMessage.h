@@ -85,10 +85,11 @@ constexpr std::uint16_t messageType(Method method, MessageClass cls) noexcept {
 
 /// First byte 0x40..0x7F: ChannelData (RFC 8656 12).
 constexpr bool isChannelData(std::uint8_t firstByte) noexcept { return (firstByte & 0xC0) == 0x40; }
-/// RFC 8656 narrowed channel numbers to 0x4000-0x4FFF, but RFC 5766 clients
-/// (coturn's own turnutils among them) pick from 0x4000-0x7FFE; refusing
-/// those would break them, and 0x5000-0x7FFF cannot collide with STUN.
-constexpr bool isValidChannel(std::uint16_t channel) noexcept { return channel >= 0x4000 && channel <= 0x7FFE; }
+/// RFC 8656 narrowed channel numbers to 0x4000-0x4FFF, but RFC 5766 allows
+/// 0x4000-0x7FFF and its clients (coturn's own turnutils among them) pick
+/// from that whole range; refusing any of it would break them, and
+/// 0x5000-0x7FFF cannot collide with STUN.
+constexpr bool isValidChannel(std::uint16_t channel) noexcept { return channel >= 0x4000 && channel <= 0x7FFF; }
 
 struct Attribute {
     std::uint16_t type = 0;

@@ -171,6 +171,7 @@ class RelayProtocolTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSha256IntegrityAnsweredInKind);
     CPPUNIT_TEST(testEvenPortReservation);
     CPPUNIT_TEST(testChannelRebindConflicts400);
+    CPPUNIT_TEST(testChannelNumberRangeOfRfc5766);
     CPPUNIT_TEST(testBandwidthLimitDrops);
     CPPUNIT_TEST(testAllocationExpiryEnforced);
     CPPUNIT_TEST(testRelayPortRangeAndCapacity508);
@@ -591,6 +592,19 @@ public:
         CPPUNIT_ASSERT_EQUAL(400, errorCode(*roundTrip(client, channelBindRequest(0x4100, peerB.local(), creds))));
         CPPUNIT_ASSERT_EQUAL(400, errorCode(*roundTrip(client, channelBindRequest(0x4101, peerA.local(), creds))));
         CPPUNIT_ASSERT_EQUAL(400, errorCode(*roundTrip(client, channelBindRequest(0x3FFF, peerB.local(), creds))));
+    }
+
+    void testChannelNumberRangeOfRfc5766() {
+        // coturn's clients draw channel numbers from RFC 5766's 0x4000-0x7FFF;
+        // refusing 0x7FFF made turnutils_uclient -m 200 fail now and then.
+        TestSocket client(false, ports_.udp);
+        TestSocket peerA = TestSocket::peer(), peerB = TestSocket::peer();
+        auto creds = validCredentials("rene");
+        allocate(client, creds);
+        expectSuccess(client, channelBindRequest(0x7FFF, peerA.local(), creds));
+        client.send(channelData(0x7FFF, Bytes(40, 7)));
+        CPPUNIT_ASSERT(peerA.receive(2000).has_value());
+        CPPUNIT_ASSERT_EQUAL(400, errorCode(*roundTrip(client, channelBindRequest(0x8000, peerB.local(), creds))));
     }
 
     void testBandwidthLimitDrops() {
