@@ -162,6 +162,17 @@ class ProviderWebhooksTest(ApiTestCase):
         self.assertIn("room_ended", types)
         self.assertIn("session_ended", types)
 
+    def test_recording_link_is_not_stored(self):
+        session = self.new_session("jaas")
+        link = "https://download.8x8.vc/rec/abc.mp4?Signature=secret-part"
+        body = jaas_event("RECORDING_UPLOADED", session["room"], {"preAuthenticatedLink": link})
+        self.assertStatus(self.signed_jaas(body), 200)
+        events = self.api("GET", f"/sessions/{session['id']}/events")
+        self.assertNotIn("secret-part", events.text)
+        uploaded = [e for e in events.json()["events"] if e["type"] == "recording_available"]
+        self.assertEqual(uploaded[0]["data"]["download_host"], "download.8x8.vc", uploaded)
+        self.assertNotIn("secret-part", self.daemon.stderr_text())
+
     def test_unknown_room_is_acknowledged(self):
         r = self.assertStatus(self.signed_jaas(jaas_event("ROOM_CREATED", "consult-nosuchroom", {})), 200).json()
         self.assertEqual(r, {"received": 1, "stored": 0, "duplicates": 0, "unknown_room": 1})

@@ -8,6 +8,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
+#include <Poco/URI.h>
 
 #include <algorithm>
 #include <sstream>
@@ -511,6 +512,18 @@ SessionService::ProviderEventOutcome SessionService::applyProviderEvent(const st
         data->set("raw", event.dataJson.substr(0, 4096));
     }
     data->set("provider", provider);
+    if (data->has("download_url")) {
+        // A pre-signed download link is a credential: it goes to the importer
+        // (observers get the original event), never into the events API.
+        std::string host;
+        try {
+            host = Poco::URI(data->optValue<std::string>("download_url", "")).getHost();
+        } catch (const Poco::Exception&) {
+            host.clear();
+        }
+        data->remove("download_url");
+        data->set("download_host", host);
+    }
     if (!event.participantId.empty()) {
         const bool member = std::any_of(session.participants.begin(), session.participants.end(),
                                         [&](const auto& p) { return p.participantId == event.participantId; });
@@ -536,7 +549,7 @@ SessionService::ProviderEventOutcome SessionService::applyProviderEvent(const st
         }
         for (const auto& observer : observers) {
             try {
-                observer(provider, stored);
+                observer(provider, stored, event);
             } catch (const std::exception& e) {
                 Poco::Logger::get("sessions").error("session " + session.id + ": provider event observer failed: " +
                                                     e.what());

@@ -136,9 +136,12 @@ public:
     void addStatusObserver(StatusObserver observer);
 
     /// Called with each new (not duplicate) event a provider's webhook
-    /// produced, after it is stored, on the webhook's thread. Must not block;
-    /// exceptions are logged and dropped. Register before serving.
-    using ProviderEventObserver = std::function<void(const std::string& provider, const store::EventRecord& event)>;
+    /// produced, after it is stored, on the webhook's thread, with the stored
+    /// record and the provider's original event (whose data may hold what is
+    /// not stored: a download URL). Must not block; exceptions are logged and
+    /// dropped. Register before serving.
+    using ProviderEventObserver = std::function<void(const std::string& provider, const store::EventRecord& stored,
+                                                     const ProviderEvent& original)>;
     void addProviderEventObserver(ProviderEventObserver observer);
 
 private:
