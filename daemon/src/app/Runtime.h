@@ -22,6 +22,7 @@
 #include "plugins/PluginHost.h"
 #include "recording/LiveRecorder.h"
 #include "recording/RecordingRetention.h"
+#include "recording/RecordingImporter.h"
 #include "recording/RecordingService.h"
 #include "signal/SignalingService.h"
 #include "signal/SignalingTokens.h"
@@ -61,6 +62,7 @@ struct Runtime {
     std::unique_ptr<core::InviteService> invites;  // made with the HTTP service
     std::unique_ptr<core::DeviceService> devices;  // made with the HTTP service
     std::unique_ptr<core::ProviderRoomRetrier> roomRetrier;  // stopped before sessions go
+    std::unique_ptr<recording::RecordingImporter> importer;  // provider recordings; stopped before sessions go
     std::unique_ptr<http::ApiServices> services;
     std::unique_ptr<admin::AdminAuth> adminAuth;        // made with the HTTP service
     std::unique_ptr<admin::Dashboard> dashboard;

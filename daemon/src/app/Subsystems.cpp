@@ -202,6 +202,20 @@ void HttpSubsystem::initialize(Poco::Util::Application&) {
         *runtime_.sessions, *runtime_.store, *runtime_.plugins, runtime_.metrics, runtime_.configSource(),
         [this](const std::string& s, const std::string& p) { return runtime_.mintIceServers(s, p); }});
     runtime_.services->recordings = runtime_.recordings.get();
+    if (runtime_.recordings) {
+        runtime_.importer = std::make_unique<recording::RecordingImporter>(
+            runtime_.recordings->catalog(), *runtime_.store, *runtime_.plugins, runtime_.metrics,
+            runtime_.configSource());
+        recording::RecordingImporter* importer = runtime_.importer.get();
+        runtime_.sessions->addProviderEventObserver([importer](const std::string& provider,
+                                                               const store::EventRecord& stored,
+                                                               const ProviderEvent& original) {
+            if (auto job = recording::RecordingImporter::jobFromEvent(provider, stored, original)) {
+                importer->enqueue(std::move(*job));
+            }
+        });
+        runtime_.importer->start();
+    }
     runtime_.invites = std::make_unique<core::InviteService>(*runtime_.store, *runtime_.sessions,
                                                              runtime_.configSource(),
                                                              [this] { return runtime_.publicUrl(); });
@@ -285,6 +299,7 @@ void HttpSubsystem::uninitialize() {
     if (runtime_.dashboard) runtime_.dashboard->stop();
     if (runtime_.http) runtime_.http->stop();
     if (runtime_.roomRetrier) runtime_.roomRetrier->stop();
+    if (runtime_.importer) runtime_.importer->stop();
     // After the listener (no new upgrades), before the sessions it reports to.
     if (runtime_.signaling) runtime_.signaling->stop();
     runtime_.http.reset();
@@ -296,6 +311,7 @@ void HttpSubsystem::uninitialize() {
     runtime_.adminServices.reset();
     runtime_.dashboard.reset();
     runtime_.adminAuth.reset();
+    runtime_.importer.reset();
     runtime_.sessions.reset();
     runtime_.signaling.reset();
 }

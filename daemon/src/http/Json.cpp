@@ -253,7 +253,7 @@ Poco::JSON::Object::Ptr recordingJson(const store::RecordingRecord& r) {
     out->set("source", r.source);
     out->set("status", r.status);
     out->set("reason", stringOrNull(r.reason));
-    out->set("content_type", r.container == "webm" ? "video/webm" : "video/x-matroska");
+    out->set("content_type", r.container == "mp4" ? "video/mp4" : r.container == "webm" ? "video/webm" : "video/x-matroska");
     Poco::JSON::Array::Ptr tracks = new Poco::JSON::Array;
     for (const auto& t : r.tracks) tracks->add(t);
     out->set("tracks", tracks);

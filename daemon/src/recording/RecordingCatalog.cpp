@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string extensionFor(const std::string& container) {
+    if (container == "mp4") return ".mp4";  // imported provider archives
     return container == "webm" ? ".webm" : ".mkv";
 }
 
@@ -69,6 +70,7 @@ std::string RecordingCatalog::newId() {
 }
 
 std::string RecordingCatalog::contentType(const std::string& container) {
+    if (container == "mp4") return "video/mp4";
     return container == "webm" ? "video/webm" : "video/x-matroska";
 }
 
@@ -84,7 +86,7 @@ store::RecordingRecord RecordingCatalog::begin(const NewRecording& recording, co
     row.participantId = recording.participantId;
     row.source = recording.source;
     row.status = "recording";
-    row.container = recording.container == "webm" ? "webm" : "matroska";
+    row.container = recording.container == "webm" || recording.container == "mp4" ? recording.container : "matroska";
     row.fileName = row.id + extensionFor(row.container);
     row.tracks = recording.tracks;
     row.externalId = recording.externalId;
