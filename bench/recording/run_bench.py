@@ -2,7 +2,8 @@
 """bench/recording: concurrent native recordings of pre-encoded streams. A
 measurement, not a test.
 
-1. Encode once: a 640x360 30 fps VP8 (about 1 Mbit/s) + Opus WebM of --source-seconds
+1. Encode once: a 640x360 30 fps VP8 + Opus WebM of --source-seconds (videotestsrc "ball":
+   vp8enc asks for 1 Mbit/s but the simple picture needs ~150 kbit/s)
    (bench/recording/work/source.webm; reused when present).
 2. The recorder: tests/gst/recorder_harness (one RecorderPeer, exactly the
    daemon's recorder code, driven over JSON lines), writing CDREC-encrypted
@@ -14,9 +15,10 @@ measurement, not a test.
 4. Once every sender's media flows, the recorder's CPU time (utime+stime of
    its process, /proc) is sampled over --seconds; then the recording stops.
 5. Drops: each file is decrypted with the project's tool and its video
-   frames counted (Matroska SimpleBlocks of the video track); with 30 fps in,
-   frames / (duration * 30) below 0.99 counts as dropping. The RecorderPeer's
-   log (ICE, warnings) is kept.
+   frames counted (Matroska SimpleBlocks of the video track). The file spans
+   the measured window, so it must hold at least every frame its sender
+   packetised during the window (counted at rtpvp8pay's input); recorded /
+   sent below 0.99 counts as dropping.
 
 With --janus, the same senders publish to Janus (Debian package janus,
 VideoRoom plugin, record=true: its .mjr recorder) over its HTTP API, and
@@ -102,6 +104,16 @@ class FileSender:
             f"application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! w.")
         self.webrtc = self.pipeline.get_by_name("w")
         self.offered = False
+        # Video frames handed to the payloader (what the recorder should get).
+        self.video_frames = 0
+        self._lock = threading.Lock()
+        pay = [e for e in self.pipeline.iterate_recurse() if e.get_factory().get_name() == "rtpvp8pay"][0]
+
+        def count(_pad, _info):
+            with self._lock:
+                self.video_frames += 1
+            return Gst.PadProbeReturn.OK
+        pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, count)
         self.webrtc.connect("on-negotiation-needed", self._negotiation_needed)
         self.webrtc.connect("on-ice-candidate",
                             lambda _e, mline, c: (not loopback_only or " 127.0.0.1 " in c) and self.on_candidate(mline, c))
@@ -143,6 +155,10 @@ class FileSender:
 
     def add_candidate(self, mline: int, candidate: str) -> None:
         self.webrtc.emit("add-ice-candidate", mline, candidate)
+
+    def frames(self) -> int:
+        with self._lock:
+            return self.video_frames
 
     def close(self) -> None:
         self.pipeline.set_state(Gst.State.NULL)
@@ -231,9 +247,11 @@ def run_consultd(build: Path, source: Path, n: int, seconds: float) -> dict:
             time.sleep(0.1)
         time.sleep(2)  # let jitterbuffers and muxers settle
         pid = harness.proc.pid
-        c0, t0 = cpu_seconds(pid), time.monotonic()
+        sent0 = {name: s.frames() for name, s in senders.items()}
+        c0, t0, g0 = cpu_seconds(pid), time.monotonic(), cpu_seconds(os.getpid())
         time.sleep(seconds)
-        c1, t1 = cpu_seconds(pid), time.monotonic()
+        c1, t1, g1 = cpu_seconds(pid), time.monotonic(), cpu_seconds(os.getpid())
+        sent1 = {name: s.frames() for name, s in senders.items()}
         rss = rss_mib(pid)
         finished = harness.stop(timeout=120)
     finally:
@@ -249,12 +267,15 @@ def run_consultd(build: Path, source: Path, n: int, seconds: float) -> dict:
         frames = count_frames(plain)
         duration = discover_duration(plain) or f["duration_ms"] / 1000
         video = frames.get(1, 0)  # the muxer's first pad is video
-        ratios.append(video / (duration * 30) if duration else 0)
+        # The file spans at least the measured window: it must hold every frame sent in it.
+        window = sent1[f["participant"]] - sent0[f["participant"]]
+        ratios.append(video / window if window else 0)
     shutil.rmtree(tmp, ignore_errors=True)
     cores = (c1 - c0) / (t1 - t0)
     return {"recorder": "consultd", "streams": n, "cores": round(cores, 3),
             "cpu_percent_per_stream": round(100 * cores / n, 2), "rss_mib": round(rss, 1),
-            "files_ok": len(ok_files), "min_frame_ratio": round(min(ratios), 4) if ratios else None,
+            "generator_cores": round((g1 - g0) / (t1 - t0), 3),
+            "files_ok": len(ok_files), "min_recorded_over_sent": round(min(ratios), 4) if ratios else None,
             "drops": bool(not ratios or min(ratios) < 0.99 or len(ok_files) < n)}
 
 
@@ -398,8 +419,10 @@ def main() -> None:
             j = run_janus(source, n, args.seconds)
             print(json.dumps(j), flush=True)
             results.append(j)
-    meta = {"cpus": os.cpu_count(), "load_before": os.getloadavg(), "seconds": args.seconds,
-            "source": "640x360 30 fps VP8 ~1 Mbit/s + Opus, pre-encoded", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    kbps = round(source.stat().st_size * 8 / args.source_seconds / 1000)
+    meta = {"cpus": os.cpu_count(), "load_after": os.getloadavg(), "seconds": args.seconds,
+            "source": f"640x360 30 fps VP8 + Opus, pre-encoded, {kbps} kbit/s average",
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
 
