@@ -6,6 +6,7 @@
 #include <Poco/Logger.h>
 
 #include <algorithm>
+#include <sstream>
 
 namespace consultd::admin {
 
@@ -89,6 +90,20 @@ Poco::JSON::Object::Ptr Dashboard::snapshot() {
     }
     out->set("recordings", recordings ? recordings : Poco::JSON::Array::Ptr(new Poco::JSON::Array));
     return out;
+}
+
+std::string Dashboard::snapshotText(std::chrono::milliseconds maxAge) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(mutex_);
+        if (!cachedText_.empty() && now - cachedAt_ < maxAge) return cachedText_;
+    }
+    std::ostringstream text;
+    snapshot()->stringify(text);  // one line: JSON strings escape newlines
+    std::lock_guard lock(mutex_);
+    cachedText_ = text.str();
+    cachedAt_ = now;
+    return cachedText_;
 }
 
 bool Dashboard::openStream(int max) {

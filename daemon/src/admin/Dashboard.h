@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 
 namespace consultd::admin {
 
@@ -42,6 +43,10 @@ public:
     /// session_counts, providers, turn, signaling, recordings. No timestamp
     /// of its own, so two snapshots of an unchanged appliance compare equal.
     Poco::JSON::Object::Ptr snapshot();
+    /// snapshot() as JSON text, shared by every event stream: a text younger
+    /// than `maxAge` is returned as is, so N open dashboards cost one
+    /// snapshot per period instead of N.
+    std::string snapshotText(std::chrono::milliseconds maxAge);
 
     /// Takes one of `max` stream slots; false when all are held or stopping.
     bool openStream(int max);
@@ -64,6 +69,8 @@ private:
     std::uint64_t lastRelayed_ = 0;     // guarded by mutex_
     std::chrono::steady_clock::time_point lastSample_{};  // guarded by mutex_
     std::int64_t bandwidth_ = 0;        // guarded by mutex_
+    std::string cachedText_;            // guarded by mutex_
+    std::chrono::steady_clock::time_point cachedAt_{};  // guarded by mutex_
 };
 
 }  // namespace consultd::admin

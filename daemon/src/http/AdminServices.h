@@ -1,9 +1,12 @@
 #pragma once
 // What the admin console's routes get besides ApiServices: the login and
-// session service and the dashboard.
+// session service and the dashboard. Forward-declared so the route table's
+// header does not make every route depend on the admin classes.
 
-#include "admin/AdminAuth.h"
-#include "admin/Dashboard.h"
+namespace consultd::admin {
+class AdminAuth;
+class Dashboard;
+}  // namespace consultd::admin
 
 namespace consultd::http {
 

@@ -4,7 +4,7 @@ import { api } from '../client.js';
 import { clear, h, table, when } from '../dom.js';
 import { confirmAction } from './confirm.js';
 
-const SCOPES = ['sessions:read', 'sessions:write', 'metrics:read', 'devices:write', 'admin'];
+const SCOPES = ['sessions:read', 'sessions:write', 'metrics:read', 'devices:write', 'recordings:read', 'recordings:write', 'admin'];
 
 export async function render(main) {
   const list = h('div', { id: 'key-list' });

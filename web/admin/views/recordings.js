@@ -64,7 +64,8 @@ export async function render(main) {
     } catch (e) {
       const text = e.status === 404 && e.code === 'NOT_FOUND' ? t('admin.recordings.unavailable')
         : t('admin.error.generic', { message: e.message });
-      clear(results).appendChild(h('p', { class: e.status === 404 ? '' : 'error', role: 'status' }, text));
+      clear(results).appendChild(h('p', { class: e.status === 404 ? '' : 'error', role: 'status',
+        id: e.status === 404 && e.code === 'NOT_FOUND' ? 'recordings-unavailable' : null }, text));
     }
   }
 

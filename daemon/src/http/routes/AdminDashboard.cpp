@@ -1,4 +1,5 @@
 // GET /api/v1/admin/dashboard: the dashboard snapshot once (admin/Dashboard.h).
+#include "admin/Dashboard.h"
 #include "http/routes/Routes.h"
 
 namespace consultd::http::routes {

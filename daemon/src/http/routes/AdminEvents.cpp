@@ -7,6 +7,8 @@
 // when its admin session ends (event "logout"), after 10 minutes (the
 // browser's EventSource reconnects by itself) or when the daemon stops.
 // `once=true` answers one snapshot event and closes (tests, buffering proxies).
+#include "admin/AdminAuth.h"
+#include "admin/Dashboard.h"
 #include "core/ApiError.h"
 #include "http/routes/AdminCookies.h"
 #include "http/routes/Routes.h"
@@ -23,13 +25,10 @@ namespace {
 
 constexpr auto kKeepAlive = std::chrono::seconds(15);
 constexpr auto kMaxStream = std::chrono::minutes(10);
+constexpr auto kFresh = std::chrono::milliseconds(0);
 
-std::string snapshotEvent(const Poco::JSON::Object& snapshot) {
-    std::ostringstream text;
-    text << "event: snapshot\ndata: ";
-    snapshot.stringify(text);  // one line: JSON strings escape newlines
-    text << "\n\n";
-    return text.str();
+std::string snapshotEvent(const std::string& snapshotJson) {
+    return "event: snapshot\ndata: " + snapshotJson + "\n\n";
 }
 
 /// Holds a stream slot of the dashboard for its lifetime.
@@ -56,7 +55,7 @@ public:
                     .withDetails("fields", {{"once", "must be true or false"}});
             }
             if (*once == "true") {
-                response.text(200, "text/event-stream", snapshotEvent(*admin_.dashboard.snapshot()));
+                response.text(200, "text/event-stream", snapshotEvent(admin_.dashboard.snapshotText(kFresh)));
                 return;
             }
         }
@@ -93,7 +92,9 @@ public:
                     stream << "event: logout\ndata: {}\n\n" << std::flush;
                     break;
                 }
-                std::string event = snapshotEvent(*admin_.dashboard.snapshot());
+                // Shared between streams for half a period (one database
+                // pass per period however many dashboards are open).
+                std::string event = snapshotEvent(admin_.dashboard.snapshotText(interval / 2));
                 if (event != last) {
                     stream << event << std::flush;
                     last = std::move(event);

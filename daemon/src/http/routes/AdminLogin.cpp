@@ -2,6 +2,7 @@
 // (HttpOnly cookie consultd_admin + readable cookie consultd_csrf). Public,
 // rate-limited per address and per user name, lockout after repeated
 // failures; every attempt is audited (admin/AdminAuth.h).
+#include "admin/AdminAuth.h"
 #include "core/ApiError.h"
 #include "http/Json.h"
 #include "http/routes/AdminCookies.h"

@@ -1,6 +1,7 @@
 // POST /api/v1/admin/logout: ends the admin console session of the cookie
 // (audited) and clears both cookies. Like every state-changing request made
 // with the cookie, it needs the X-CSRF-Token header.
+#include "admin/AdminAuth.h"
 #include "http/routes/AdminCookies.h"
 #include "http/routes/Routes.h"
 

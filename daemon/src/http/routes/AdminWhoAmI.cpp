@@ -1,5 +1,6 @@
 // GET /api/v1/admin/session: who the caller is (the console asks it at start
 // to decide between the login view and the dashboard; 401 when logged out).
+#include "admin/AdminAuth.h"
 #include "http/routes/AdminCookies.h"
 #include "http/routes/Routes.h"
 #include "util/Time.h"
