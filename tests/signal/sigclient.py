@@ -80,6 +80,13 @@ class Peer:
             except asyncio.TimeoutError:
                 continue
 
+    async def drain(self) -> None:
+        """Takes in every message the client library has buffered, without
+        waiting: a peer that sends a lot must keep reading too, or the
+        daemon rightly closes it as a slow consumer."""
+        while self.ws.messages:
+            await self._next(1.0)
+
     def seen(self, type_: str) -> list[dict]:
         out = []
         for m in self.received:
