@@ -56,7 +56,7 @@ RecordingKey loadKey(const std::string& file) {
     RecordingKey key = RecordingKey::loadFromFile(file, &tooOpen);
     if (tooOpen)
         std::cerr << "warning: key file " << file
-                  << " is readable by group or others; chmod 600 it\n";
+                  << " is readable by others or by a group that is not this process's; chmod 0600 it\n";
     return key;
 }
 

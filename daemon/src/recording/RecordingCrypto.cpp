@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -102,7 +103,9 @@ RecordingKey RecordingKey::loadFromFile(const std::string& path, bool* tooOpen) 
     if (::stat(path.c_str(), &st) != 0)
         throw RecordingError(RecordingErrorKind::Io,
                              "key file " + path + ": " + std::strerror(errno));
-    if (tooOpen) *tooOpen = (st.st_mode & (S_IRWXG | S_IRWXO)) != 0;
+    // The config loader's rule for secret files: 0640 with the daemon's own
+    // group (root:consultd, as the package makes it) is fine; others never.
+    if (tooOpen) *tooOpen = (st.st_mode & S_IRWXO) != 0 || ((st.st_mode & S_IRWXG) != 0 && st.st_gid != ::getegid());
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw RecordingError(RecordingErrorKind::Io, "key file " + path + ": cannot open");

@@ -80,7 +80,8 @@ public:
     /// Reads a key file: exactly 32 raw bytes (`openssl rand -out K 32`) or 64
     /// hex digits (`openssl rand -hex 32 > K`), optionally followed by a newline.
     /// Throws RecordingError(Io/Usage) naming the file. Sets *tooOpen (when not
-    /// null) if group or others may read the file, so the caller can warn.
+    /// null) if others, or a group other than the process's, may read the
+    /// file, so the caller can warn.
     static RecordingKey loadFromFile(const std::string& path, bool* tooOpen = nullptr);
 
     /// The 32 key bytes.

@@ -70,7 +70,7 @@ std::shared_ptr<const RecordingKey> loadKey(const config::Config& config, std::s
         }
         bool tooOpen = false;
         auto key = std::make_shared<const RecordingKey>(RecordingKey::loadFromFile(path, &tooOpen));
-        if (tooOpen) log().warning("recording key " + path + " is readable by group or others; chmod 0600/0640 it");
+        if (tooOpen) log().warning("recording key " + path + " is readable by others or by a group that is not consultd's; chmod 0600, or 0640 root:consultd");
         return key;
     } catch (const std::exception& e) {
         problem = std::string("no usable recording key: ") + e.what();

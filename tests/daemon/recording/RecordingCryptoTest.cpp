@@ -459,6 +459,12 @@ public:
         ::chmod((dir.path / "hex").c_str(), 0644);
         auto k2 = RecordingKey::loadFromFile((dir.path / "hex").string(), &tooOpen);
         CPPUNIT_ASSERT(tooOpen);
+        // 0640 with the process's own group (root:consultd for the package) is fine.
+        ::chown((dir.path / "hex").c_str(), static_cast<uid_t>(-1), ::getegid());
+        ::chmod((dir.path / "hex").c_str(), 0640);
+        RecordingKey::loadFromFile((dir.path / "hex").string(), &tooOpen);
+        CPPUNIT_ASSERT(!tooOpen);
+        ::chmod((dir.path / "hex").c_str(), 0644);
         CPPUNIT_ASSERT(k1.id() == k2.id());
         CPPUNIT_ASSERT_EQUAL(std::size_t{16}, k1.idHex().size());
         for (std::size_t n : {0ul, 31ul, 33ul, 64ul}) {
