@@ -116,15 +116,20 @@ def wait_stun(port, deadline=10.0):
 
 
 class Server:
+    extra_args = []  # --consultd-args, for A/B runs of the relay's own settings
+    io_engine = None  # what the last consultd reported ("io_uring" / "epoll")
+
     def __init__(self, kind, runner, secret, tmp, threads):
         self.kind = kind
         if kind == "consultd":
-            cmd = [runner, "--secret", secret, "--tcp-port", "-1"]
+            cmd = [runner, "--secret", secret, "--tcp-port", "-1"] + Server.extra_args
             if threads:
                 cmd += ["--threads", str(threads)]
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             line = self.proc.stdout.readline().decode()
             self.port = int(re.search(r"udp=(\d+)", line).group(1))
+            engine = re.search(r"io=(\S+)", line)
+            Server.io_engine = engine.group(1) if engine else None
         else:
             self.port = free_port()
             lo = free_port(socket.SOCK_DGRAM)
@@ -272,12 +277,15 @@ def main():
     ap.add_argument("--only", default="floor,sweep,uclient", help="comma-separated parts to run")
     ap.add_argument("--duration", type=float, default=3, help="seconds per load generator run")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--consultd-args", default="",
+                    help="extra turn_relay_runner arguments, e.g. '--io-engine epoll' or '--batch-wait-us 0'")
     args = ap.parse_args()
     if args.summarize:
         return summarize(pooled(args.summarize))
     if not args.runner:
         ap.error("--runner is required")
     parts = set(args.only.split(","))
+    Server.extra_args = args.consultd_args.split()
 
     tmp = tempfile.mkdtemp(prefix="turn-bench-")
     loadgen = build_loadgen(args.runner, tmp)
@@ -332,6 +340,7 @@ def main():
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "cpus": os.cpu_count(), "kernel": platform.release(), "command": " ".join(sys.argv),
             "minutes": round((time.monotonic() - started) / 60, 1),
+            "consultd_io_engine": Server.io_engine, "consultd_args": args.consultd_args,
             "coturn": subprocess.run(["dpkg-query", "-W", "-f=${Version}", "coturn"],
                                      stdout=subprocess.PIPE).stdout.decode()}
     path = os.path.join(args.out, "latest.json")

@@ -50,6 +50,11 @@ turn::RelayConfig relayConfig(const config::Config& config) {
     c.maxAllocationsTotal = static_cast<int>(config.getInt("turn.max_allocations_total"));
     c.maxBandwidthBytesPerSec = config.getInt("turn.max_bandwidth_bytes_per_second");
     c.threads = static_cast<int>(config.getInt("turn.threads"));
+    const std::string engine = config.getString("turn.io_engine");
+    c.ioEngine = engine == "io_uring" ? turn::IoEngine::IoUring
+                 : engine == "epoll"  ? turn::IoEngine::Epoll
+                                      : turn::IoEngine::Auto;
+    c.batchWaitMicros = static_cast<int>(config.getInt("turn.batch_wait_us"));
     c.logSink = [](turn::LogLevel level, const std::string& message) {
         auto& log = Poco::Logger::get("turn");
         switch (level) {

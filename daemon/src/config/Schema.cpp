@@ -201,6 +201,16 @@ const std::vector<GroupSpec>& coreSchema() {
              setting("max_bandwidth_bytes_per_second", T::Int, "0",
                      "Embedded relay: per-allocation bandwidth cap (0 = none).", false, 0, 10000000000),
              setting("threads", T::Int, "0", "Embedded relay: event loops (0 = one per core).", false, 0, 64),
+             setting("io_engine", T::String, "auto",
+                     "Embedded relay: how workers receive UDP. auto: io_uring when the kernel offers it (Linux "
+                     "6.1+, not disabled by kernel.io_uring_disabled or a seccomp filter), else epoll; io_uring: "
+                     "refuse to start without it; epoll: never use io_uring.",
+                     false, 0, 0, {"auto", "io_uring", "epoll"}),
+             setting("batch_wait_us", T::Int, "500",
+                     "Embedded relay, io_uring only: a busy worker sleeps until 32 datagrams wait or this many "
+                     "microseconds passed, so one wakeup serves a batch; the most a packet is held back. 0 = wake "
+                     "for every packet.",
+                     false, 0, 10000),
          }},
         {"signaling",
          "WebSocket signaling for the native WebRTC provider (GET /api/v1/signal; protocol in docs/webrtc.md).",

@@ -60,6 +60,7 @@ void validate(const RelayConfig& c) {
                 c.maxBandwidthBytesPerSec >= 0,
             "quotas must be >= 0 (0 = unlimited)");
     require(c.threads >= 0 && c.threads <= 256, "threads must be 0 (one per CPU) to 256");
+    require(c.batchWaitMicros >= 0 && c.batchWaitMicros <= 10000, "batch_wait_us must be 0 to 10000");
 }
 
 std::vector<SocketAddress> ownAddresses(const RelayConfig& c, const SocketAddress& listen, const SocketAddress& relay) {
@@ -171,6 +172,7 @@ struct TurnRelay::Impl {
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::thread> threads;
     BoundPorts ports;
+    std::string ioEngine;
     RelayStats lastStats;  ///< final counters of the last run, for stats() after stop()
     bool running = false;
 };
@@ -223,12 +225,13 @@ void TurnRelay::start() {
     impl_->tlsContext = std::move(tlsContext);
     impl_->workers = std::move(workers);
     impl_->ports = ports;
+    impl_->ioEngine = impl_->workers.empty() ? "" : impl_->workers.front()->ioEngineName();
     for (auto& w : impl_->workers) impl_->threads.emplace_back([worker = w.get()] { worker->run(); });
     impl_->running = true;
     impl_->shared->log(LogLevel::Information,
                        "TURN relay listening on " + listen.ipString() + " udp=" + std::to_string(ports.udp) +
                            " tcp=" + std::to_string(ports.tcp) + " tls=" + std::to_string(ports.tls) +
-                           " workers=" + std::to_string(count) + " relay=" + advertised.ipString());
+                           " workers=" + std::to_string(count) + " io=" + impl_->ioEngine + " relay=" + advertised.ipString());
     if (udpReceiveBuffer > 0 && udpReceiveBuffer < kUdpListenerBufferBytes)
         // The kernel drops what overflows the queue before the relay sees it
         // (RcvbufErrors in /proc/net/snmp), which no relay counter shows.
@@ -274,6 +277,11 @@ std::vector<AllocationInfo> TurnRelay::allocations() const {
     std::vector<AllocationInfo> out;
     for (const auto& w : impl_->workers) w->addAllocations(out);
     return out;
+}
+
+std::string TurnRelay::ioEngine() const {
+    std::lock_guard lock(impl_->control);
+    return impl_->ioEngine;
 }
 
 BoundPorts TurnRelay::boundPorts() const {

@@ -5,6 +5,7 @@
 
 #include "TurnCrypto.h"
 #include "WorkerDetail.h"
+#include "WorkerUring.h"
 
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -57,7 +58,8 @@ Worker::Worker(SharedState& shared, int index, UniqueFd udpListener, UniqueFd tc
             throw std::runtime_error(std::string("TURN: epoll_ctl: ") + std::strerror(errno));
     };
     add(wakeup_.get(), &wakeupSource_);
-    if (udpListener_) add(udpListener_.get(), &udpSource_);
+    if (shared_.config.ioEngine != IoEngine::Epoll) setUpUring();  // throws only for IoEngine::IoUring
+    if (udpListener_ && !uring_) add(udpListener_.get(), &udpSource_);
     if (tcpListener_) add(tcpListener_.get(), &tcpSource_);
     if (tlsListener_) add(tlsListener_.get(), &tlsSource_);
 
@@ -106,14 +108,55 @@ void Worker::run() {
     sigaddset(&pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
 
-    std::array<epoll_event, 256> events{};
+    if (uring_ && !runUring()) {
+        uring_.reset();
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = &udpSource_;
+        if (udpListener_) ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, udpListener_.get(), &ev);
+    }
+    if (!uring_) runEpollLoop();
+    // Orderly teardown on this thread: relay fds and connections close here.
+    std::vector<Allocation*> all;
+    for (auto& [ptr, a] : allocations_) all.push_back(ptr);
+    for (Allocation* a : all) destroyAllocation(*a, false);
+    std::vector<Connection*> conns;
+    for (auto& [ptr, c] : connections_) conns.push_back(ptr);
+    for (Connection* c : conns) closeConnection(*c);
+    if (uring_) shutDownUring();  // waits for the cancelled receives, then frees their allocations
+    deadAllocations_.clear();
+    deadConnections_.clear();
+}
+
+void Worker::runEpollLoop() {
     while (!stopping_.load(std::memory_order_relaxed)) {
-        const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 250);
-        nowMs_ = monotonicMs();
-        nowUnix_ = unixNow();
-        if (n < 0 && errno != EINTR) {
+        const int n = dispatchEpoll(250);
+        if (n < 0) break;
+        flushUdpBatch();
+        deadAllocations_.clear();
+        deadConnections_.clear();
+        if (nowMs_ - lastSweepMs_ >= 1000) {
+            lastSweepMs_ = nowMs_;
+            sweep();
+            deadAllocations_.clear();
+            deadConnections_.clear();
+        }
+    }
+}
+
+int Worker::dispatchEpoll(int timeoutMs) {
+    std::array<epoll_event, 256> events{};
+    int total = 0;
+    for (;;) {
+        const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeoutMs);
+        if (timeoutMs != 0) {
+            nowMs_ = monotonicMs();
+            nowUnix_ = unixNow();
+        }
+        if (n < 0) {
+            if (errno == EINTR) return total;
             log(LogLevel::Error, std::string("TURN worker epoll_wait failed: ") + std::strerror(errno));
-            break;
+            return -1;
         }
         for (int i = 0; i < n; ++i) {
             auto* src = static_cast<EventSource*>(events[i].data.ptr);
@@ -138,25 +181,11 @@ void Worker::run() {
             }
             }
         }
-        flushUdpBatch();
-        deadAllocations_.clear();
-        deadConnections_.clear();
-        if (nowMs_ - lastSweepMs_ >= 1000) {
-            lastSweepMs_ = nowMs_;
-            sweep();
-            deadAllocations_.clear();
-            deadConnections_.clear();
-        }
+        total += n;
+        // epoll engine: one wait per turn. io_uring engine (timeout 0): drain
+        // the ready list, since its poll fires again only for new events.
+        if (timeoutMs != 0 || n < static_cast<int>(events.size())) return total;
     }
-    // Orderly teardown on this thread: relay fds and connections close here.
-    std::vector<Allocation*> all;
-    for (auto& [ptr, a] : allocations_) all.push_back(ptr);
-    for (Allocation* a : all) destroyAllocation(*a, false);
-    std::vector<Connection*> conns;
-    for (auto& [ptr, c] : connections_) conns.push_back(ptr);
-    for (Connection* c : conns) closeConnection(*c);
-    deadAllocations_.clear();
-    deadConnections_.clear();
 }
 
 // ---------------------------------------------------------------- UDP clients
@@ -260,7 +289,7 @@ bool Worker::bindRelaySocket(bool evenPort, bool reserveNext, UniqueFd& fd, Sock
 void Worker::destroyAllocation(Allocation& a, bool expired) {
     if (a.dead) return;
     a.dead = true;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, a.relayFd.get(), nullptr);
+    const bool draining = unwatchRelaySocket(a);
     if (a.transport == Transport::Udp) udpAllocations_.erase(a.client);
     else if (a.connection) a.connection->allocation = nullptr;
     shared_.quotas.release(a.userId, a.clientIp);
@@ -273,9 +302,26 @@ void Worker::destroyAllocation(Allocation& a, bool expired) {
     std::lock_guard lock(registryMutex_);
     auto it = allocations_.find(&a);
     if (it != allocations_.end()) {
-        deadAllocations_.push_back(std::move(it->second));
+        // io_uring: the receive still holds the socket and names this
+        // allocation until its final completion, which frees it.
+        if (draining) keepUntilCancelled(std::move(it->second));
+        else deadAllocations_.push_back(std::move(it->second));
         allocations_.erase(it);
     }
+}
+
+bool Worker::watchRelaySocket(Allocation& a) {
+    if (uring_) return armRelayReceive(a);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = static_cast<EventSource*>(&a);
+    return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, a.relayFd.get(), &ev) == 0;
+}
+
+bool Worker::unwatchRelaySocket(Allocation& a) {
+    if (uring_) return cancelRelayReceive(a);
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, a.relayFd.get(), nullptr);
+    return false;
 }
 
 void Worker::sweep() {

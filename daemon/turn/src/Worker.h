@@ -1,9 +1,14 @@
 #pragma once
-// One relay worker: an epoll loop on its own thread that owns its share of
+// One relay worker: an event loop on its own thread that owns its share of
 // the listeners (SO_REUSEPORT spreads clients over workers by 4-tuple hash,
 // so a client's datagrams always reach the same worker), every allocation
 // and TCP/TLS connection it accepted, and their relay sockets. Nothing on the
 // relay path is shared with another worker, so it takes no lock.
+//
+// Two ways to wait (RelayConfig::ioEngine, docs/turn.md "Design"): epoll for
+// everything, or io_uring (WorkerUring.cpp) for the UDP listener and relay
+// sockets, with the epoll set (TCP/TLS, the stop eventfd) watched as one more
+// io_uring poll. io_uring lets a busy worker sleep until a batch is waiting.
 //
 // Thread-safety: run() on the worker's thread only; requestStop(),
 // addStats() and addAllocations() from any thread (atomics and the registry
@@ -67,6 +72,8 @@ public:
 
     void run();
     void requestStop() noexcept;
+    /// "io_uring" or "epoll".
+    const char* ioEngineName() const noexcept { return uring_ ? "io_uring" : "epoll"; }
     void addStats(RelayStats& stats) const;
     void addAllocations(std::vector<AllocationInfo>& out) const;
 
@@ -111,6 +118,7 @@ private:
         Counter packetsFromClient, bytesFromClient, packetsToClient, bytesToClient;
         Counter permissionCount, channelCount;  ///< mirrors of the vectors' sizes, for snapshots
         bool dead = false;
+        bool receiveArmed = false;  ///< io_uring: a multishot receive is outstanding
     };
     struct Connection : EventSource {
         Transport transport = Transport::Tcp;
@@ -139,6 +147,10 @@ private:
     void onAccept(int listenerFd, Transport transport);
     void onConnectionEvent(Connection& c, std::uint32_t events);
     void onRelayReadable(Allocation& a);
+    /// Relays one datagram from a peer to the allocation's client. True when
+    /// it was queued for the UDP batch, which then references `payload`
+    /// until flushUdpBatch().
+    bool relayFromPeer(Allocation& a, const SocketAddress& peer, std::uint8_t* payload, std::size_t size);
     void onDatagramFromClient(const Client& client, std::span<const std::uint8_t> data);
 
     // Relay path.
@@ -172,6 +184,25 @@ private:
     bool bindRelaySocket(bool evenPort, bool reserveNext, UniqueFd& fd, SocketAddress& bound, UniqueFd& nextFd,
                          SocketAddress& nextBound);
     void sweep();
+    /// Starts / stops receiving on a new / dying allocation's relay socket.
+    /// unwatch returns true when the allocation must outlive the call
+    /// (io_uring: until the cancelled receive completes).
+    bool watchRelaySocket(Allocation& a);
+    bool unwatchRelaySocket(Allocation& a);
+
+    // io_uring engine (WorkerUring.cpp).
+    struct UringLoop;
+    void setUpUring();
+    bool runUring();  ///< false: the ring could not be enabled, nothing ran
+    void shutDownUring();
+    bool armRelayReceive(Allocation& a);
+    bool cancelRelayReceive(Allocation& a);
+    void keepUntilCancelled(std::unique_ptr<Allocation> a);
+    void recycleSentBuffers();
+    void runEpollLoop();
+    /// Handles every ready epoll event; `timeoutMs` as for epoll_wait.
+    /// Returns the number of events.
+    int dispatchEpoll(int timeoutMs);
 
     // TCP/TLS plumbing.
     void processStreamInput(Connection& c);
@@ -233,6 +264,7 @@ private:
     std::vector<std::uint8_t> scratch_;  ///< responses, TLS framing
 
     WorkerCounters counters_;
+    std::unique_ptr<UringLoop> uring_;  ///< null: epoll engine
 };
 
 }  // namespace consultd::turn

@@ -88,6 +88,10 @@ void Worker::onRelayReadable(Allocation& a) {
         }
         const int n = ::recvmmsg(a.relayFd.get(), relayMsgs_.data(), static_cast<unsigned>(room), MSG_DONTWAIT, nullptr);
         if (n <= 0) return;
+        // Payload slot base + i belongs to message i; a message queued for the
+        // batch keeps its slot until flushUdpBatch(), which frees them all.
+        // The queue (outCount_) never outgrows the slots in use, so
+        // relayFromPeer() does not flush while these slots are referenced.
         outSlotsUsed_ += static_cast<std::size_t>(n);
         for (int i = 0; i < n; ++i) {
             const auto idx = static_cast<std::size_t>(i);
@@ -96,85 +100,89 @@ void Worker::onRelayReadable(Allocation& a) {
                 counters_.dropsOversized.add();
                 continue;
             }
-            const SocketAddress peer =
-                SocketAddress::fromSockaddr(static_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
-            const std::size_t size = relayMsgs_[idx].msg_len;
-            if (!permitted(a, peer)) {
-                counters_.dropsNoPermission.add();
-                continue;
-            }
-            if (!a.toClientBucket.take(static_cast<std::int64_t>(size), nowMs_, shared_.config.maxBandwidthBytesPerSec)) {
-                counters_.dropsBandwidth.add();
-                continue;
-            }
-            std::uint8_t* payload = outBuffers_.data() + (base + idx) * kSlotSize;
-            const Channel* channel = nullptr;
-            for (const auto& ch : a.channels)
-                if (ch.expiresMs > nowMs_ && ch.peer == peer) {
-                    channel = &ch;
-                    break;
-                }
-            // Header: ChannelData (4 bytes) or a Data indication (RFC 8656 11.3 / 12.5).
-            std::uint8_t* header = outHeaders_[outCount_].data();
-            std::size_t headerSize = 0;
-            std::size_t padding = 0;
-            if (channel) {
-                writeU16(header, channel->number);
-                writeU16(header + 2, static_cast<std::uint16_t>(size));
-                headerSize = 4;
-                if (a.transport != Transport::Udp) padding = (4 - size % 4) % 4;  // TCP must pad
-            } else {
-                if (size > 0xFFFF - 64) {
-                    counters_.dropsOversized.add();
-                    continue;
-                }
-                padding = (4 - size % 4) % 4;
-                const std::size_t addrLen = peer.family() == AF_INET6 ? 20 : 8;
-                const std::size_t body = 4 + addrLen + 4 + size + padding;
-                writeU16(header, stun::messageType(Method::Data, MessageClass::Indication));
-                writeU16(header + 2, static_cast<std::uint16_t>(body));
-                header[4] = 0x21, header[5] = 0x12, header[6] = 0xA4, header[7] = 0x42;
-                const std::uint64_t r1 = nextRandom(), r2 = nextRandom();
-                std::memcpy(header + 8, &r1, 8);
-                std::memcpy(header + 16, &r2, 4);
-                writeU16(header + 20, attr::XorPeerAddress);
-                writeU16(header + 22, static_cast<std::uint16_t>(addrLen));
-                stun::encodeXorAddress(peer, std::span<const std::uint8_t, 12>(header + 8, 12), header + 24);
-                writeU16(header + 24 + addrLen, attr::Data);
-                writeU16(header + 26 + addrLen, static_cast<std::uint16_t>(size));
-                headerSize = 28 + addrLen;
-            }
-            static const std::uint8_t zeros[4] = {0, 0, 0, 0};
-            a.packetsToClient.add();
-            a.bytesToClient.add(size);
-            if (a.transport == Transport::Udp) {
-                const std::size_t slot = outCount_++;
-                outDest_[slot] = a.client;
-                outAlloc_[slot] = &a;
-                outIov_[slot][0] = {header, headerSize};
-                outIov_[slot][1] = {payload, size};
-                outIov_[slot][2] = {const_cast<std::uint8_t*>(zeros), padding};
-                auto& mh = outMsgs_[slot].msg_hdr;
-                mh = {};
-                mh.msg_name = const_cast<sockaddr*>(outDest_[slot].sockaddrPtr());
-                mh.msg_namelen = outDest_[slot].length();
-                mh.msg_iov = outIov_[slot].data();
-                mh.msg_iovlen = padding ? 3 : 2;
-            } else if (a.connection) {
-                if (writeToConnection(*a.connection, {std::span<const std::uint8_t>(header, headerSize),
-                                                      std::span<const std::uint8_t>(payload, size),
-                                                      std::span<const std::uint8_t>(zeros, padding)})) {
-                    counters_.packetsToClients.add();
-                    counters_.bytesToClients.add(size);
-                } else {
-                    counters_.dropsBackpressure.add();
-                }
-            }
+            relayFromPeer(a, SocketAddress::fromSockaddr(static_cast<const sockaddr*>(h.msg_name), h.msg_namelen),
+                          outBuffers_.data() + (base + idx) * kSlotSize, relayMsgs_[idx].msg_len);
         }
-        // Queued UDP messages point at payload slots [0, outSlotsUsed_), which
-        // the next recvmmsg leaves alone; flushUdpBatch() frees them all.
         if (static_cast<std::size_t>(n) < room) return;
     }
+}
+
+bool Worker::relayFromPeer(Allocation& a, const SocketAddress& peer, std::uint8_t* payload, std::size_t size) {
+    if (!permitted(a, peer)) {
+        counters_.dropsNoPermission.add();
+        return false;
+    }
+    if (!a.toClientBucket.take(static_cast<std::int64_t>(size), nowMs_, shared_.config.maxBandwidthBytesPerSec)) {
+        counters_.dropsBandwidth.add();
+        return false;
+    }
+    const Channel* channel = nullptr;
+    for (const auto& ch : a.channels)
+        if (ch.expiresMs > nowMs_ && ch.peer == peer) {
+            channel = &ch;
+            break;
+        }
+    // A full batch goes out first (io_uring: buffers are not slots, so the
+    // batch can fill up within a turn; epoll: never, see onRelayReadable).
+    if (a.transport == Transport::Udp && outCount_ == kBatch) flushUdpBatch();
+    // Header: ChannelData (4 bytes) or a Data indication (RFC 8656 11.3 / 12.5).
+    std::uint8_t* header = outHeaders_[outCount_].data();
+    std::size_t headerSize = 0;
+    std::size_t padding = 0;
+    if (channel) {
+        writeU16(header, channel->number);
+        writeU16(header + 2, static_cast<std::uint16_t>(size));
+        headerSize = 4;
+        if (a.transport != Transport::Udp) padding = (4 - size % 4) % 4;  // TCP must pad
+    } else {
+        if (size > 0xFFFF - 64) {
+            counters_.dropsOversized.add();
+            return false;
+        }
+        padding = (4 - size % 4) % 4;
+        const std::size_t addrLen = peer.family() == AF_INET6 ? 20 : 8;
+        const std::size_t body = 4 + addrLen + 4 + size + padding;
+        writeU16(header, stun::messageType(Method::Data, MessageClass::Indication));
+        writeU16(header + 2, static_cast<std::uint16_t>(body));
+        header[4] = 0x21, header[5] = 0x12, header[6] = 0xA4, header[7] = 0x42;
+        const std::uint64_t r1 = nextRandom(), r2 = nextRandom();
+        std::memcpy(header + 8, &r1, 8);
+        std::memcpy(header + 16, &r2, 4);
+        writeU16(header + 20, attr::XorPeerAddress);
+        writeU16(header + 22, static_cast<std::uint16_t>(addrLen));
+        stun::encodeXorAddress(peer, std::span<const std::uint8_t, 12>(header + 8, 12), header + 24);
+        writeU16(header + 24 + addrLen, attr::Data);
+        writeU16(header + 26 + addrLen, static_cast<std::uint16_t>(size));
+        headerSize = 28 + addrLen;
+    }
+    static const std::uint8_t zeros[4] = {0, 0, 0, 0};
+    a.packetsToClient.add();
+    a.bytesToClient.add(size);
+    if (a.transport == Transport::Udp) {
+        const std::size_t slot = outCount_++;
+        outDest_[slot] = a.client;
+        outAlloc_[slot] = &a;
+        outIov_[slot][0] = {header, headerSize};
+        outIov_[slot][1] = {payload, size};
+        outIov_[slot][2] = {const_cast<std::uint8_t*>(zeros), padding};
+        auto& mh = outMsgs_[slot].msg_hdr;
+        mh = {};
+        mh.msg_name = const_cast<sockaddr*>(outDest_[slot].sockaddrPtr());
+        mh.msg_namelen = outDest_[slot].length();
+        mh.msg_iov = outIov_[slot].data();
+        mh.msg_iovlen = padding ? 3 : 2;
+        return true;
+    } else if (a.connection) {
+        if (writeToConnection(*a.connection, {std::span<const std::uint8_t>(header, headerSize),
+                                              std::span<const std::uint8_t>(payload, size),
+                                              std::span<const std::uint8_t>(zeros, padding)})) {
+            counters_.packetsToClients.add();
+            counters_.bytesToClients.add(size);
+        } else {
+            counters_.dropsBackpressure.add();
+        }
+    }
+    return false;
 }
 
 void Worker::flushUdpBatch() {
@@ -197,6 +205,7 @@ void Worker::flushUdpBatch() {
     }
     outCount_ = 0;
     outSlotsUsed_ = 0;
+    if (uring_) recycleSentBuffers();
 }
 
 }  // namespace consultd::turn

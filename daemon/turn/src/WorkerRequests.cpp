@@ -323,10 +323,7 @@ void Worker::handleAllocate(const Client& client, const stun::StunMessageView& m
     alloc->createdMs = nowMs_;
     alloc->expiresMs.store(nowMs_ + lifetime * 1000, std::memory_order_relaxed);
 
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.ptr = static_cast<EventSource*>(alloc.get());
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, alloc->relayFd.get(), &ev) != 0) {
+    if (!watchRelaySocket(*alloc)) {
         shared_.quotas.release(userId, clientIp);
         sendError(client, m, 500, &key);
         return;

@@ -18,7 +18,7 @@ namespace {
 
 [[noreturn]] void usage() {
     std::cerr << "usage: turn_relay_runner --secret S [--udp-port N] [--tcp-port N] [--tls-port N --cert F --key F]\n"
-                 "  [--threads N] [--realm R] [--max-per-user N] [--max-per-ip N] [--max-total N]\n"
+                 "  [--threads N] [--io-engine auto|io_uring|epoll] [--batch-wait-us N] [--realm R] [--max-per-user N] [--max-per-ip N] [--max-total N]\n"
                  "  [--bandwidth BYTES] [--no-loopback-peers] [--allow-range CIDR]... [--verbose]\n";
     std::exit(2);
 }
@@ -50,6 +50,13 @@ int main(int argc, char** argv) {
         else if (arg == "--cert") config.tlsCertFile = next();
         else if (arg == "--key") config.tlsKeyFile = next();
         else if (arg == "--threads") config.threads = std::stoi(next());
+        else if (arg == "--io-engine") {
+            const std::string e = next();
+            if (e == "auto") config.ioEngine = consultd::turn::IoEngine::Auto;
+            else if (e == "io_uring") config.ioEngine = consultd::turn::IoEngine::IoUring;
+            else if (e == "epoll") config.ioEngine = consultd::turn::IoEngine::Epoll;
+            else usage();
+        } else if (arg == "--batch-wait-us") config.batchWaitMicros = std::stoi(next());
         else if (arg == "--realm") config.realm = next();
         else if (arg == "--max-per-user") config.maxAllocationsPerUsername = std::stoi(next());
         else if (arg == "--max-per-ip") config.maxAllocationsPerIp = std::stoi(next());
@@ -78,7 +85,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     const auto ports = relay.boundPorts();
-    std::cout << "udp=" << ports.udp << " tcp=" << ports.tcp << " tls=" << ports.tls << std::endl;
+    std::cout << "udp=" << ports.udp << " tcp=" << ports.tcp << " tls=" << ports.tls << " io=" << relay.ioEngine()
+              << std::endl;
 
     int signal = 0;
     sigwait(&stopSignals, &signal);

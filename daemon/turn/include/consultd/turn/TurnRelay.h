@@ -16,6 +16,12 @@ namespace consultd::turn {
 /// Severity of a message handed to RelayConfig::logSink.
 enum class LogLevel { Debug, Information, Warning, Error };
 
+/// How a worker waits for and receives UDP datagrams (docs/turn.md, "Design").
+/// Auto: io_uring when the kernel offers what the relay needs (Linux 6.1:
+/// multishot recvmsg, provided buffer rings, deferred task running), epoll
+/// otherwise. IoUring: the same, but start() fails instead of falling back.
+enum class IoEngine { Auto, IoUring, Epoll };
+
 /// Everything the relay needs, filled by the daemon from the `turn` config
 /// group. Validated by TurnRelay::start(), which throws std::invalid_argument
 /// naming the field on a bad value.
@@ -62,8 +68,14 @@ struct RelayConfig {
     /// Per-allocation relay bandwidth in bytes/s, each direction separately,
     /// with a one-second burst; 0 = unlimited. Excess packets are dropped.
     std::int64_t maxBandwidthBytesPerSec = 0;
-    /// Worker threads (epoll loops). 0 = one per online CPU.
+    /// Worker threads (event loops). 0 = one per online CPU.
     int threads = 0;
+    IoEngine ioEngine = IoEngine::Auto;
+    /// io_uring only: a worker that just relayed packets sleeps until
+    /// `kWakeBatch` datagrams are waiting or this many microseconds passed,
+    /// whichever is first, so one wakeup serves a batch. It is the most a
+    /// packet can be held back (each direction); 0 = wake for every packet.
+    int batchWaitMicros = 500;
     /// SOFTWARE attribute value; empty = do not send one.
     std::string software = "consultd";
     /// Where the relay's log lines go. Called from worker threads, so it must
@@ -141,6 +153,8 @@ public:
     /// briefly; the relay path does not use that lock).
     std::vector<AllocationInfo> allocations() const;
     BoundPorts boundPorts() const;
+    /// "io_uring" or "epoll": what the workers use (empty before start()).
+    std::string ioEngine() const;
     /// Replaces the shared secret (SIGHUP). Every request from then on (Refresh
     /// included) is checked against the new secret; media on existing
     /// allocations keeps flowing until they expire or fail to refresh.
