@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +26,11 @@
 namespace consultd::turn {
 
 using namespace worker_detail;
+
+namespace {
+// Not in liburing 2.3's headers: Linux 6.12's batch wait (io_uring_getevents_arg.min_wait_usec).
+constexpr unsigned kFeatMinTimeout = 1U << 15;
+}  // namespace
 
 Worker::UringLoop::~UringLoop() {
     if (ringUp) ::io_uring_queue_exit(&ring);  // before the buffers it may write into
@@ -76,6 +82,7 @@ void Worker::setUpUring() {
         unavailable("the kernel lacks IORING_FEAT_EXT_ARG");
         return;
     }
+    u->minTimeout = p.features & kFeatMinTimeout;
     void* ringMemory = nullptr;
     if (::posix_memalign(&ringMemory, 4096, UringLoop::kBuffers * sizeof(io_uring_buf)) != 0) throw std::bad_alloc();
     std::memset(ringMemory, 0, UringLoop::kBuffers * sizeof(io_uring_buf));
@@ -173,6 +180,20 @@ bool Worker::runUring() {
         int waited;
         if (epollAgain) {
             waited = ::io_uring_submit_and_get_events(&u.ring);
+        } else if (u.minTimeout && batchWaitNs > 0) {
+            // Sleep until kWakeBatch completions wait; once batchWaitMicros
+            // passed, the first completion (or one already waiting) ends
+            // the wait; with none at all, wake for the sweep after 250 ms.
+            // An idle worker therefore wakes for its first packet at once.
+            ::io_uring_submit(&u.ring);
+            __kernel_timespec idle{0, 250'000'000};
+            io_uring_getevents_arg arg{};
+            arg.sigmask_sz = _NSIG / 8;
+            arg.pad = static_cast<std::uint32_t>(shared_.config.batchWaitMicros);  // min_wait_usec
+            arg.ts = reinterpret_cast<std::uintptr_t>(&idle);
+            waited = static_cast<int>(::syscall(__NR_io_uring_enter, u.ring.ring_fd, 0, UringLoop::kWakeBatch,
+                                                IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg));
+            if (waited < 0) waited = -errno;
         } else {
             __kernel_timespec ts{};
             unsigned waitFor = 1;

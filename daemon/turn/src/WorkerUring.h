@@ -38,6 +38,9 @@ struct Worker::UringLoop {
     /// Dead allocations whose cancelled receive has not completed yet.
     std::unordered_map<Allocation*, std::unique_ptr<Allocation>> draining;
     bool loggedListenerError = false;
+    /// Linux 6.12+ (IORING_FEAT_MIN_TIMEOUT): one wait both gathers a batch
+    /// for up to batchWaitMicros and then wakes on the first completion.
+    bool minTimeout = false;
 
     UringLoop() = default;
     UringLoop(const UringLoop&) = delete;
