@@ -59,7 +59,7 @@ void validate(const RelayConfig& c) {
     require(c.maxAllocationsPerUsername >= 0 && c.maxAllocationsPerIp >= 0 && c.maxAllocationsTotal >= 0 &&
                 c.maxBandwidthBytesPerSec >= 0,
             "quotas must be >= 0 (0 = unlimited)");
-    require(c.threads >= 0 && c.threads <= 256, "threads must be 0 (one per CPU) to 256");
+    require(c.threads >= 0 && c.threads <= 256, "threads must be 0 (half the CPUs) to 256");
     require(c.batchWaitMicros >= 0 && c.batchWaitMicros <= 10000, "batch_wait_us must be 0 to 10000");
 }
 
@@ -199,7 +199,7 @@ void TurnRelay::start() {
     shared->relayBindAddress = relayBind;
     shared->relayAdvertisedAddress = advertised;
 
-    const int count = c.threads > 0 ? c.threads : std::max(1u, std::thread::hardware_concurrency());
+    const int count = c.threads > 0 ? c.threads : defaultThreadCount();
     std::vector<UniqueFd> udp, tcp, tls;
     if (c.udpPort >= 0) udp = bindListeners(listen, c.udpPort, SOCK_DGRAM, count, "UDP");
     if (c.tcpPort >= 0) tcp = bindListeners(listen, c.tcpPort, SOCK_STREAM, count, "TCP");
@@ -262,6 +262,11 @@ void TurnRelay::stop() {
 bool TurnRelay::running() const noexcept {
     std::lock_guard lock(impl_->control);
     return impl_->running;
+}
+
+int defaultThreadCount() noexcept {
+    const unsigned cpus = std::thread::hardware_concurrency();
+    return static_cast<int>(std::max(1u, cpus / 2));
 }
 
 RelayStats TurnRelay::stats() const {

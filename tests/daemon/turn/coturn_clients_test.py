@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """coturn's own clients against the real consultd TURN relay, on 127.0.0.1 only.
 
-Usage: coturn_clients_test.py <path to turn_relay_runner>
+Usage: coturn_clients_test.py <path to turn_relay_runner> [--io-engine io_uring|epoll]
 
 Starts turn_relay_runner (the TurnRelay library with a random secret, UDP, TCP
 and TLS listeners on kernel-chosen ports) and turnutils_peer, then runs
 turnutils_stunclient and turnutils_uclient with -W <secret> over UDP, TCP and
 TLS, with channels and with Send indications (-s), with and without RTCP
 allocations (-c), several concurrent clients each, and requires zero loss. A
-run with the wrong secret must fail. Every process is stopped by PID; every
+run with the wrong secret must fail. With --io-engine the relay must report
+that engine (CTest runs the script once per engine). Every process is stopped by PID; every
 wait has a deadline.
 """
 import os
@@ -113,10 +114,11 @@ def run_uclient(name, args, expect_ok=True, timeout=60):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 4) or (len(sys.argv) == 4 and sys.argv[2] != "--io-engine"):
         print(__doc__)
         return 2
     runner_path = sys.argv[1]
+    engine_args = sys.argv[2:]
     for tool in ("turnutils_uclient", "turnutils_peer", "turnutils_stunclient", "openssl"):
         if not shutil.which(tool):
             print("missing %s (apt-get install coturn openssl)" % tool)
@@ -130,13 +132,15 @@ def main():
     secret = secrets.token_hex(16)
 
     relay = subprocess.Popen([runner_path, "--secret", secret, "--threads", "2", "--tls-port", "0", "--cert", cert,
-                              "--key", key], stdout=subprocess.PIPE)
+                              "--key", key] + engine_args, stdout=subprocess.PIPE)
     peer = None
     expected_packets = 0
     try:
         ports = dict(kv.split("=") for kv in read_line(relay, 10).split())
         udp, tcp, tls = ports["udp"], ports["tcp"], ports["tls"]
-        print("relay ports: udp=%s tcp=%s tls=%s" % (udp, tcp, tls), flush=True)
+        print("relay ports: udp=%s tcp=%s tls=%s, io engine %s" % (udp, tcp, tls, ports.get("io")), flush=True)
+        if engine_args and ports.get("io") != engine_args[1]:
+            raise RuntimeError("asked for io engine %s, the relay reports %r" % (engine_args[1], ports.get("io")))
 
         peer_port = free_udp_port_pair()
         peer = subprocess.Popen(["turnutils_peer", "-L", "127.0.0.1", "-p", str(peer_port)],

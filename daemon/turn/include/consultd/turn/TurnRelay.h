@@ -68,7 +68,8 @@ struct RelayConfig {
     /// Per-allocation relay bandwidth in bytes/s, each direction separately,
     /// with a one-second burst; 0 = unlimited. Excess packets are dropped.
     std::int64_t maxBandwidthBytesPerSec = 0;
-    /// Worker threads (event loops). 0 = one per online CPU.
+    /// Worker threads (event loops). 0 = defaultThreadCount(): half the
+    /// online CPUs, at least one.
     int threads = 0;
     IoEngine ioEngine = IoEngine::Auto;
     /// io_uring only: a worker that just relayed packets sleeps until
@@ -131,6 +132,12 @@ struct BoundPorts {
 /// The relay. Thread-safety: start()/stop() from one controlling thread;
 /// stats(), allocations(), boundPorts() and setSharedSecret() may be called
 /// from any thread at any time while it runs.
+/// Worker loops for `threads = 0`: half the online CPUs, at least one. Each
+/// loop sleeps and wakes on its own, so at a clinic's packet rates (a few
+/// thousand per second) every extra loop mostly adds wakeups, and the media
+/// and recording pipelines need the other cores (docs/performance.md, TURN).
+int defaultThreadCount() noexcept;
+
 class TurnRelay {
 public:
     explicit TurnRelay(RelayConfig config);
