@@ -62,13 +62,19 @@ ct systemctl show consultd -p Type -p NotifyAccess -p WatchdogUSec -p User -p Ma
 echo "ok: active under systemd after postinst (Type=notify: systemd saw READY=1)"
 
 log "enable a provider, reload (ExecReload = SIGHUP), serve"
-ct sh -c 'printf "providers = { default = \"webrtc\"; webrtc = { enabled = true; }; };\n" >/etc/consultd/conf.d/10-verify.conf'
+ct sh -c 'printf "providers = { default = \"webrtc\"; webrtc = { enabled = true; }; };\nturn = { mode = \"embedded\"; io_engine = \"io_uring\"; };\n" >/etc/consultd/conf.d/10-verify.conf'
 ct consultctl check-config >/dev/null || fail "check-config with the webrtc provider"
 ct systemctl restart consultd
 ct systemctl is-active --quiet consultd || fail "restart"
 for _ in $(seq 50); do ct curl -fsS http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break; sleep 0.2; done
 ct curl -fsS http://127.0.0.1:8080/readyz || fail "/readyz"
 echo
+# io_engine = "io_uring" refuses to start when the unit's SystemCallFilter
+# forbids io_uring, so a running relay that logged io=io_uring proves the
+# filter allows it.
+ct journalctl -u consultd --no-pager -o cat | grep 'TURN relay' | grep -q 'io=io_uring' ||
+    { ct journalctl -u consultd --no-pager | tail -n 20; fail "the TURN relay did not start on io_uring under the unit"; }
+echo "ok: embedded TURN relay on io_uring under the unit's syscall filter"
 key=$(ct consultctl apikey create --name verify --scopes admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 sid=$(ct curl -fsS -X POST -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
     -d '{"consultation_id":"verify-1","provider":"webrtc","host":{"id":"dr","name":"Dr"},"participants":[{"id":"p1","name":"P","role":"patient"}]}' \

@@ -118,6 +118,7 @@ def wait_stun(port, deadline=10.0):
 class Server:
     extra_args = []  # --consultd-args, for A/B runs of the relay's own settings
     io_engine = None  # what the last consultd reported ("io_uring" / "epoll")
+    loops = None  # and how many worker loops it runs
 
     def __init__(self, kind, runner, secret, tmp, threads):
         self.kind = kind
@@ -130,6 +131,8 @@ class Server:
             self.port = int(re.search(r"udp=(\d+)", line).group(1))
             engine = re.search(r"io=(\S+)", line)
             Server.io_engine = engine.group(1) if engine else None
+            loops = re.search(r"threads=(\d+)", line)
+            Server.loops = int(loops.group(1)) if loops else None
         else:
             self.port = free_port()
             lo = free_port(socket.SOCK_DGRAM)
@@ -340,7 +343,7 @@ def main():
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "cpus": os.cpu_count(), "kernel": platform.release(), "command": " ".join(sys.argv),
             "minutes": round((time.monotonic() - started) / 60, 1),
-            "consultd_io_engine": Server.io_engine, "consultd_args": args.consultd_args,
+            "consultd_io_engine": Server.io_engine, "consultd_threads": Server.loops, "consultd_args": args.consultd_args,
             "coturn": subprocess.run(["dpkg-query", "-W", "-f=${Version}", "coturn"],
                                      stdout=subprocess.PIPE).stdout.decode()}
     path = os.path.join(args.out, "latest.json")

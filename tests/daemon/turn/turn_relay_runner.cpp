@@ -1,6 +1,6 @@
 // Hosts the real consultd::turn::TurnRelay on loopback for the coturn-client
 // tests and the benchmark, until the daemon itself can. Prints the bound
-// ports ("udp=N tcp=N tls=N") on one stdout line once listening, runs until
+// ports and engine ("udp=N tcp=N tls=N io=E threads=N") on one stdout line once listening, runs until
 // SIGTERM/SIGINT, then prints the final counters as "key=value" lines.
 #include "consultd/turn/TurnRelay.h"
 
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
     }
     const auto ports = relay.boundPorts();
     std::cout << "udp=" << ports.udp << " tcp=" << ports.tcp << " tls=" << ports.tls << " io=" << relay.ioEngine()
-              << std::endl;
+              << " threads=" << (config.threads > 0 ? config.threads : consultd::turn::defaultThreadCount()) << std::endl;
 
     int signal = 0;
     sigwait(&stopSignals, &signal);
