@@ -62,7 +62,7 @@ ct systemctl show consultd -p Type -p NotifyAccess -p WatchdogUSec -p User -p Ma
 echo "ok: active under systemd after postinst (Type=notify: systemd saw READY=1)"
 
 log "enable a provider, reload (ExecReload = SIGHUP), serve"
-ct sh -c 'printf "providers = { default = \"webrtc\"; webrtc = { enabled = true; }; };\nturn = { mode = \"embedded\"; io_engine = \"io_uring\"; };\n" >/etc/consultd/conf.d/10-verify.conf'
+ct sh -c 'printf "providers = { default = \"webrtc\"; webrtc = { enabled = true; }; };\nturn = { mode = \"embedded\"; secret_file = \"/etc/consultd/secrets/turn_secret\"; io_engine = \"io_uring\"; };\n" >/etc/consultd/conf.d/10-verify.conf'
 ct consultctl check-config >/dev/null || fail "check-config with the webrtc provider"
 ct systemctl restart consultd
 ct systemctl is-active --quiet consultd || fail "restart"

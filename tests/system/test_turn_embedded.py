@@ -125,5 +125,44 @@ class EmbeddedTurnTest(unittest.TestCase):
         self.assertGreaterEqual(failures, 2)
 
 
+def host_ipv4_addresses():
+    """Non-loopback, non-link-local IPv4 addresses of interfaces that are up."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "up"], capture_output=True, text=True).stdout
+    found = []
+    for m in re.finditer(r"^\d+:\s+(\S+)\s+inet\s+([\d.]+)/", out, re.M):
+        if m.group(1) != "lo" and not m.group(2).startswith(("127.", "169.254.")):
+            found.append(m.group(2))
+    return found
+
+
+class WildcardListenTest(unittest.TestCase):
+    """The config's defaults (listen on 0.0.0.0, no relay_address or
+    external_ip): the relay binds its relay sockets to the host's first
+    non-loopback address and says so, or, on a host without one, refuses to
+    start with the reason. Nothing is sent to that address."""
+
+    def test_relay_address_defaults_to_a_host_address(self):
+        daemon = harness.Daemon(self, jaas=False, name="turn-wildcard", config={
+            "turn": {"mode": "embedded", "secret_file": "secrets/turn_secret", "listen_address": "0.0.0.0",
+                     "udp_port": 0, "tcp_port": 0},
+        })
+        harness.write_secret(daemon.secrets_dir / "turn_secret", "turn-shared-secret-0123456789abcdef\n")
+        addresses = host_ipv4_addresses()
+        if not addresses:
+            with self.assertRaises(AssertionError):
+                daemon.start()
+            self.assertIn("must be a concrete address", daemon.stderr_text())
+            return
+        daemon.start()
+        m = re.search(r"relaying from (\S+), the first non-loopback address", daemon.stderr_text())
+        self.assertIsNotNone(m, daemon.stderr_text()[-3000:])
+        self.assertIn(m.group(1), addresses)
+        self.assertRegex(daemon.stderr_text(), r"TURN relay listening on 0\.0\.0\.0 .* relay=" + re.escape(m.group(1)))
+        key = daemon.create_api_key("admin")
+        r = daemon.request("GET", "/api/v1/ice-servers", key=key)
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertTrue([s for s in r.json()["ice_servers"] if s.get("username")], r.json())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -7,9 +7,41 @@
 
 #include <consultd/turn/TurnRelay.h>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
 namespace consultd::app {
 
 namespace {
+
+/// The first address, in interface order, of an interface that is up and not
+/// loopback, skipping link-local addresses: IPv6 when `ipv6`, else IPv4.
+/// Empty when the host has none.
+std::string firstHostAddress(bool ipv6) {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return {};
+    std::string found;
+    for (const ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
+        if (i->ifa_addr == nullptr || (i->ifa_flags & IFF_UP) == 0 || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+        char text[INET6_ADDRSTRLEN] = {};
+        if (!ipv6 && i->ifa_addr->sa_family == AF_INET) {
+            const auto* a = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+            if ((ntohl(a->sin_addr.s_addr) >> 16) == 0xA9FEU) continue;  // 169.254.0.0/16
+            ::inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+        } else if (ipv6 && i->ifa_addr->sa_family == AF_INET6) {
+            const auto* a = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+            if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) continue;
+            ::inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+        } else {
+            continue;
+        }
+        found = text;
+    }
+    ::freeifaddrs(list);
+    return found;
+}
 
 std::string clientHost(const config::Config& config) {
     if (const auto host = config.getString("turn.public_host"); !host.empty()) return host;
@@ -41,6 +73,16 @@ turn::RelayConfig relayConfig(const config::Config& config) {
     c.relayPortMin = static_cast<int>(config.getInt("turn.relay_port_min"));
     c.relayPortMax = static_cast<int>(config.getInt("turn.relay_port_max"));
     c.relayAddress = config.getString("turn.relay_address");
+    const bool wildcard = c.listenAddress == "0.0.0.0" || c.listenAddress == "::";
+    if (wildcard && c.relayAddress.empty() && c.externalIp.empty()) {
+        // Relay sockets need one concrete address that peers answer to; the
+        // schema's default is the host's first non-loopback address. With
+        // none, TurnRelay::start() refuses with the reason.
+        c.relayAddress = firstHostAddress(c.listenAddress == "::");
+        if (!c.relayAddress.empty())
+            Poco::Logger::get("turn").information("turn.relay_address is not set: relaying from " + c.relayAddress +
+                                                  ", the first non-loopback address (set turn.relay_address to choose)");
+    }
     c.allowedPeerRanges = config.getStringList("turn.allowed_peer_ranges");
     c.allowLoopbackPeers = config.getBool("turn.allow_loopback_peers");
     c.defaultAllocationLifetime = static_cast<int>(config.getInt("turn.default_allocation_lifetime"));

@@ -2,6 +2,7 @@
 #include "config/Schema.h"
 
 #include <libconfig.h++>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,14 @@ std::string Diagnostic::format() const {
 }
 
 namespace {
+
+/// The group the packaged service runs as (consultd), so that root running
+/// `consultctl check-config` judges a 0640 root:consultd secret as the
+/// daemon will; -1 (no group matches) where there is no such group.
+gid_t serviceGroup() {
+    const group* g = ::getgrnam("consultd");
+    return g != nullptr ? g->gr_gid : static_cast<gid_t>(-1);
+}
 
 /// Levenshtein distance, for "did you mean" hints on unknown settings.
 std::size_t editDistance(const std::string& a, const std::string& b) {
@@ -230,7 +239,7 @@ bool validate(const std::string& path, const SettingSpec& spec, Value& v, std::v
                 if (::access(p.c_str(), R_OK) != 0) return fail("cannot read secret file " + p.string() + ": " + std::generic_category().message(errno));
                 if ((st.st_mode & S_IRWXO) != 0) {
                     warnings.push_back({v.where, path, "secret file " + p.string() + " is readable by others; chmod o-rwx it"});
-                } else if ((st.st_mode & S_IRWXG) != 0 && st.st_gid != ::getegid()) {
+                } else if ((st.st_mode & S_IRWXG) != 0 && st.st_gid != ::getegid() && st.st_gid != serviceGroup()) {
                     warnings.push_back({v.where, path, "secret file " + p.string() + " is readable by its group, which is not consultd's; chmod g-rwx it"});
                 }
             }

@@ -129,15 +129,15 @@ struct BoundPorts {
     std::uint16_t tls = 0;
 };
 
-/// The relay. Thread-safety: start()/stop() from one controlling thread;
-/// stats(), allocations(), boundPorts() and setSharedSecret() may be called
-/// from any thread at any time while it runs.
 /// Worker loops for `threads = 0`: half the online CPUs, at least one. Each
 /// loop sleeps and wakes on its own, so at a clinic's packet rates (a few
 /// thousand per second) every extra loop mostly adds wakeups, and the media
 /// and recording pipelines need the other cores (docs/performance.md, TURN).
 int defaultThreadCount() noexcept;
 
+/// The relay. Thread-safety: start()/stop() from one controlling thread;
+/// stats(), allocations(), boundPorts() and setSharedSecret() may be called
+/// from any thread at any time while it runs.
 class TurnRelay {
 public:
     explicit TurnRelay(RelayConfig config);
