@@ -199,7 +199,7 @@ checked=$(consultctl check-config 2>&1) || { echo "$checked"; fail "check-config
 echo "$checked"
 # Root runs check-config, the daemon runs as consultd: the secrets postinst
 # made (0640 root:consultd) are right for the daemon and must not warn.
-if grep -q '^warning' <<<"$checked"; then fail "check-config warns on the configuration postinst installed"; fi
+if grep -q '^warning.*secret file' <<<"$checked"; then fail "check-config warns on the secrets postinst installed"; fi
 consultd --check-config --config /etc/consultd/consultd.conf
 
 # When systemd runs this machine, postinst started the service: stop it, so
