@@ -198,6 +198,11 @@ private:
     bool armRelayReceive(Allocation& a);
     bool cancelRelayReceive(Allocation& a);
     void keepUntilCancelled(std::unique_ptr<Allocation> a);
+    /// Queues one SENDMSG (MSG_DONTWAIT, no completion unless it fails);
+    /// `toPeer` says which direction's counters a failure corrects.
+    bool queueUringSend(int fd, const msghdr* message, bool toPeer, std::size_t bytes);
+    /// Submits the queued sends, then gives their buffers back.
+    void submitUringSends();
     void recycleSentBuffers();
     void runEpollLoop();
     /// Handles every ready epoll event; `timeoutMs` as for epoll_wait.
@@ -258,6 +263,14 @@ private:
     std::array<Allocation*, kBatch> outAlloc_{};
     std::size_t outCount_ = 0;     ///< queued messages
     std::size_t outSlotsUsed_ = 0; ///< payload slots filled by recvmmsg since the last flush
+    // io_uring engine: client -> peer datagrams of UDP clients, queued as
+    // SENDMSG requests that the turn's flushUdpBatch() submits together with
+    // the peer -> client batch; the payload stays in its receive buffer.
+    std::array<msghdr, kBatch> peerMsgs_{};
+    std::array<iovec, kBatch> peerIov_{};
+    std::array<SocketAddress, kBatch> peerDest_{};
+    std::size_t peerCount_ = 0;           ///< queued since the last flush
+    std::uint64_t peerSendsQueued_ = 0;   ///< ever queued: tells a caller whether its buffer is referenced
     std::array<mmsghdr, kBatch> relayMsgs_{};
     std::array<iovec, kBatch> relayIov_{};
     std::array<sockaddr_storage, kBatch> relayAddrs_{};

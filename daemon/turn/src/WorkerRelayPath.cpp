@@ -1,6 +1,7 @@
 // Worker: the relay path (ChannelData, Send and Data indications, peer
 // packets). Runs per packet: no allocation, no lock, no syscall beyond the
-// socket operations themselves.
+// socket operations themselves (the io_uring engine queues UDP sends and
+// submits them once per turn).
 #include "Worker.h"
 
 #include "WorkerDetail.h"
@@ -33,11 +34,34 @@ bool Worker::sendToPeer(Allocation& a, const SocketAddress& peer, std::span<cons
         counters_.dropsBandwidth.add();
         return false;
     }
-    const ssize_t n = ::sendto(a.relayFd.get(), payload.data(), payload.size(), MSG_DONTWAIT, peer.sockaddrPtr(),
-                               peer.length());
-    if (n < 0) {
-        counters_.dropsBackpressure.add();
-        return false;
+    if (uring_ && a.transport == Transport::Udp) {
+        // The payload lies in the datagram's receive buffer, which the
+        // engine keeps until flushUdpBatch() has submitted this send.
+        if (peerCount_ == kBatch) flushUdpBatch();
+        const std::size_t slot = peerCount_;
+        peerDest_[slot] = peer;
+        peerIov_[slot] = {const_cast<std::uint8_t*>(payload.data()), payload.size()};
+        msghdr& m = peerMsgs_[slot];
+        m = {};
+        m.msg_name = const_cast<sockaddr*>(peerDest_[slot].sockaddrPtr());
+        m.msg_namelen = peerDest_[slot].length();
+        m.msg_iov = &peerIov_[slot];
+        m.msg_iovlen = 1;
+        if (!queueUringSend(a.relayFd.get(), &m, true, payload.size())) {
+            counters_.dropsBackpressure.add();
+            return false;
+        }
+        ++peerCount_;
+        ++peerSendsQueued_;
+    } else {
+        // TCP/TLS clients (their frame is consumed from the stream buffer
+        // right after this call) and the epoll engine send at once.
+        const ssize_t n = ::sendto(a.relayFd.get(), payload.data(), payload.size(), MSG_DONTWAIT,
+                                   peer.sockaddrPtr(), peer.length());
+        if (n < 0) {
+            counters_.dropsBackpressure.add();
+            return false;
+        }
     }
     counters_.packetsFromClients.add();
     counters_.bytesFromClients.add(payload.size());
@@ -186,6 +210,24 @@ bool Worker::relayFromPeer(Allocation& a, const SocketAddress& peer, std::uint8_
 }
 
 void Worker::flushUdpBatch() {
+    if (uring_) {
+        // One submission carries this turn's sends both ways, instead of a
+        // sendto() per client datagram and a sendmmsg() per batch.
+        for (std::size_t i = 0; i < outCount_; ++i) {
+            const std::size_t bytes = outIov_[i][1].iov_len;
+            if (queueUringSend(udpListener_.get(), &outMsgs_[i].msg_hdr, false, bytes)) {
+                counters_.packetsToClients.add();
+                counters_.bytesToClients.add(bytes);
+            } else {
+                counters_.dropsBackpressure.add();
+            }
+        }
+        outCount_ = 0;
+        outSlotsUsed_ = 0;
+        peerCount_ = 0;
+        submitUringSends();  // then gives the batch's buffers back
+        return;
+    }
     std::size_t sent = 0;
     while (sent < outCount_) {
         const int n = ::sendmmsg(udpListener_.get(), outMsgs_.data() + sent, static_cast<unsigned>(outCount_ - sent),
@@ -205,7 +247,6 @@ void Worker::flushUdpBatch() {
     }
     outCount_ = 0;
     outSlotsUsed_ = 0;
-    if (uring_) recycleSentBuffers();
 }
 
 }  // namespace consultd::turn

@@ -6,8 +6,11 @@
 // worker that just relayed packets waits for kWakeBatch completions or
 // batchWaitMicros, whichever comes first, and the kernel wakes it once for
 // the batch instead of once per packet (Linux 6.8+ batches such wakeups;
-// older kernels wake per packet and the engine still works). Sending stays
-// sendto() / sendmmsg(), as in the epoll engine.
+// older kernels wake per packet and the engine still works). UDP sends go
+// through the ring too: each turn's datagrams, both ways, are SENDMSG
+// requests with MSG_DONTWAIT (so the kernel runs them inline at submission,
+// never later) and IOSQE_CQE_SKIP_SUCCESS (only a failure completes), all
+// submitted by one io_uring_enter at the end of the turn.
 #include "WorkerUring.h"
 
 #include "WorkerDetail.h"
@@ -82,6 +85,10 @@ void Worker::setUpUring() {
         unavailable("the kernel lacks IORING_FEAT_EXT_ARG");
         return;
     }
+    if (!(p.features & IORING_FEAT_CQE_SKIP)) {
+        unavailable("the kernel lacks IORING_FEAT_CQE_SKIP");
+        return;
+    }
     u->minTimeout = p.features & kFeatMinTimeout;
     void* ringMemory = nullptr;
     if (::posix_memalign(&ringMemory, 4096, UringLoop::kBuffers * sizeof(io_uring_buf)) != 0) throw std::bad_alloc();
@@ -101,7 +108,7 @@ void Worker::setUpUring() {
     for (unsigned i = 0; i < UringLoop::kBuffers; ++i) u->giveBack(i);
     u->commit();
     u->recvTemplate.msg_namelen = UringLoop::kNameSpace;
-    u->sentLater.reserve(kBatch);
+    u->sentLater.reserve(2 * kBatch);  // both directions' batches
     u->rearm.reserve(64);
     uring_ = std::move(u);
 }
@@ -133,6 +140,35 @@ bool Worker::cancelRelayReceive(Allocation& a) {
 void Worker::keepUntilCancelled(std::unique_ptr<Allocation> a) {
     Allocation* key = a.get();
     uring_->draining.emplace(key, std::move(a));
+}
+
+bool Worker::queueUringSend(int fd, const msghdr* message, bool toPeer, std::size_t bytes) {
+    io_uring_sqe* s = uring_->sqe();
+    if (!s) return false;
+    ::io_uring_prep_sendmsg(s, fd, message, MSG_DONTWAIT);
+    s->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    ::io_uring_sqe_set_data64(
+        s, (static_cast<std::uint64_t>(bytes) << 8) | (toPeer ? UringLoop::kTagSendToPeer : UringLoop::kTagSendToClient));
+    return true;
+}
+
+void Worker::submitUringSends() {
+    UringLoop& u = *uring_;
+    int rc = 0;
+    for (int attempt = 0; attempt < 3 && ::io_uring_sq_ready(&u.ring) > 0; ++attempt) {
+        rc = ::io_uring_submit(&u.ring);
+        if (rc >= 0 || (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)) break;
+    }
+    if (::io_uring_sq_ready(&u.ring) > 0) {
+        // The requests still point into this batch's buffers and slots:
+        // keep the buffers out of the kernel's reach until a later submit.
+        if (!u.loggedSubmitError) {
+            u.loggedSubmitError = true;
+            log(LogLevel::Warning, std::string("TURN worker could not submit its sends: ") + std::strerror(-rc));
+        }
+        return;
+    }
+    recycleSentBuffers();
 }
 
 void Worker::recycleSentBuffers() {
@@ -223,6 +259,20 @@ bool Worker::runUring() {
             const bool hasBuffer = cqe->flags & IORING_CQE_F_BUFFER;
             const unsigned id = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
             if (tag == UringLoop::kTagCancel) continue;
+            if (UringLoop::isSend(tag)) {
+                // Only a failed send completes (EAGAIN: the socket's send
+                // buffer is full). It was counted as relayed when queued.
+                const std::uint64_t bytes = tag >> 8;
+                counters_.dropsBackpressure.add();
+                if ((tag & 7) == UringLoop::kTagSendToPeer) {
+                    counters_.packetsFromClients.sub();
+                    counters_.bytesFromClients.sub(bytes);
+                } else {
+                    counters_.packetsToClients.sub();
+                    counters_.bytesToClients.sub(bytes);
+                }
+                continue;
+            }
             if (tag == UringLoop::kTagEpoll) {
                 epollReady = true;
                 if (!more) u.epollArmed = false, --u.outstanding;
@@ -263,8 +313,10 @@ bool Worker::runUring() {
             auto* payload = static_cast<std::uint8_t*>(::io_uring_recvmsg_payload(out, &u.recvTemplate));
             const std::size_t size = ::io_uring_recvmsg_payload_length(out, cqe->res, &u.recvTemplate);
             if (!a) {
+                const std::uint64_t queuedBefore = peerSendsQueued_;
                 onDatagramFromClient(Client{Transport::Udp, from, nullptr}, std::span<const std::uint8_t>(payload, size));
-                u.giveBack(id);  // everything for a client datagram was sent or copied
+                if (peerSendsQueued_ != queuedBefore) u.sentLater.push_back(static_cast<std::uint16_t>(id));
+                else u.giveBack(id);  // everything for it was sent or copied
             } else if (relayFromPeer(*a, from, payload, size)) {
                 u.sentLater.push_back(static_cast<std::uint16_t>(id));
             } else {
@@ -315,7 +367,7 @@ void Worker::shutDownUring() {
         io_uring_for_each_cqe(&u.ring, head, cqe) {
             ++seen;
             const std::uint64_t tag = ::io_uring_cqe_get_data64(cqe);
-            if (tag == UringLoop::kTagCancel || (cqe->flags & IORING_CQE_F_MORE)) continue;
+            if (tag == UringLoop::kTagCancel || UringLoop::isSend(tag) || (cqe->flags & IORING_CQE_F_MORE)) continue;
             --u.outstanding;
             if (tag != UringLoop::kTagListener && tag != UringLoop::kTagEpoll)
                 u.draining.erase(reinterpret_cast<Allocation*>(tag));

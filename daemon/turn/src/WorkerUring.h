@@ -24,6 +24,11 @@ struct Worker::UringLoop {
     static constexpr unsigned kWakeBatch = 32;
     /// user_data of requests that are not an allocation's receive (allocations are 8-aligned pointers).
     static constexpr std::uint64_t kTagListener = 1, kTagEpoll = 2, kTagCancel = 3;
+    /// A send's user_data: one of these in the low three bits, its byte count from bit 8.
+    static constexpr std::uint64_t kTagSendToPeer = 4, kTagSendToClient = 5;
+    static bool isSend(std::uint64_t tag) noexcept {
+        return (tag & 7) == kTagSendToPeer || (tag & 7) == kTagSendToClient;
+    }
 
     io_uring ring{};
     bool ringUp = false;
@@ -37,7 +42,7 @@ struct Worker::UringLoop {
     unsigned outstanding = 0;  ///< multishot requests whose final completion has not arrived
     /// Dead allocations whose cancelled receive has not completed yet.
     std::unordered_map<Allocation*, std::unique_ptr<Allocation>> draining;
-    bool loggedListenerError = false;
+    bool loggedListenerError = false, loggedSubmitError = false;
     /// Linux 6.12+ (IORING_FEAT_MIN_TIMEOUT): one wait both gathers a batch
     /// for up to batchWaitMicros and then wakes on the first completion.
     bool minTimeout = false;
