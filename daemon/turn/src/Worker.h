@@ -203,6 +203,10 @@ private:
     bool queueUringSend(int fd, const msghdr* message, bool toPeer, std::size_t bytes);
     /// Submits the queued sends, then gives their buffers back.
     void submitUringSends();
+    /// A send's failure completion: a backpressure drop, not relayed.
+    void sendFailed(std::uint64_t tag);
+    /// Adds the submitted sends that did not fail to the relayed counters.
+    void countSubmittedSends();
     void recycleSentBuffers();
     void runEpollLoop();
     /// Handles every ready epoll event; `timeoutMs` as for epoll_wait.

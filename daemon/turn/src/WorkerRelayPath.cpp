@@ -62,9 +62,9 @@ bool Worker::sendToPeer(Allocation& a, const SocketAddress& peer, std::span<cons
             counters_.dropsBackpressure.add();
             return false;
         }
+        counters_.packetsFromClients.add();
+        counters_.bytesFromClients.add(payload.size());
     }
-    counters_.packetsFromClients.add();
-    counters_.bytesFromClients.add(payload.size());
     a.packetsFromClient.add();
     a.bytesFromClient.add(payload.size());
     return true;
@@ -214,13 +214,8 @@ void Worker::flushUdpBatch() {
         // One submission carries this turn's sends both ways, instead of a
         // sendto() per client datagram and a sendmmsg() per batch.
         for (std::size_t i = 0; i < outCount_; ++i) {
-            const std::size_t bytes = outIov_[i][1].iov_len;
-            if (queueUringSend(udpListener_.get(), &outMsgs_[i].msg_hdr, false, bytes)) {
-                counters_.packetsToClients.add();
-                counters_.bytesToClients.add(bytes);
-            } else {
+            if (!queueUringSend(udpListener_.get(), &outMsgs_[i].msg_hdr, false, outIov_[i][1].iov_len))
                 counters_.dropsBackpressure.add();
-            }
         }
         outCount_ = 0;
         outSlotsUsed_ = 0;

@@ -54,10 +54,25 @@ void Worker::UringLoop::commit() noexcept {
 io_uring_sqe* Worker::UringLoop::sqe() noexcept {
     io_uring_sqe* s = ::io_uring_get_sqe(&ring);
     if (!s) {
-        ::io_uring_submit(&ring);  // the queue is full: hand it over, then there is room
+        submit();  // the queue is full: hand it over, then there is room
         s = ::io_uring_get_sqe(&ring);
     }
     return s;
+}
+
+int Worker::UringLoop::submit() noexcept {
+    const int rc = ::io_uring_submit(&ring);
+    settled();
+    return rc;
+}
+
+void Worker::UringLoop::settled() noexcept {
+    if (::io_uring_sq_ready(&ring) != 0) return;
+    submitted.fromPackets += queued.fromPackets;
+    submitted.fromBytes += queued.fromBytes;
+    submitted.toPackets += queued.toPackets;
+    submitted.toBytes += queued.toBytes;
+    queued = {};
 }
 
 void Worker::setUpUring() {
@@ -149,14 +164,48 @@ bool Worker::queueUringSend(int fd, const msghdr* message, bool toPeer, std::siz
     s->flags |= IOSQE_CQE_SKIP_SUCCESS;
     ::io_uring_sqe_set_data64(
         s, (static_cast<std::uint64_t>(bytes) << 8) | (toPeer ? UringLoop::kTagSendToPeer : UringLoop::kTagSendToClient));
+    auto& t = uring_->queued;
+    if (toPeer) {
+        ++t.fromPackets;
+        t.fromBytes += static_cast<std::int64_t>(bytes);
+    } else {
+        ++t.toPackets;
+        t.toBytes += static_cast<std::int64_t>(bytes);
+    }
     return true;
+}
+
+void Worker::sendFailed(std::uint64_t tag) {
+    // EAGAIN: the socket's send buffer is full; EACCES, ENETUNREACH: the
+    // kernel refused the destination.
+    counters_.dropsBackpressure.add();
+    auto& t = uring_->submitted;
+    const auto bytes = static_cast<std::int64_t>(tag >> 8);
+    if ((tag & 7) == UringLoop::kTagSendToPeer) {
+        --t.fromPackets;
+        t.fromBytes -= bytes;
+    } else {
+        --t.toPackets;
+        t.toBytes -= bytes;
+    }
+}
+
+void Worker::countSubmittedSends() {
+    auto& t = uring_->submitted;
+    // Negative only after a partial submission: carried until it settles.
+    if (t.fromPackets < 0 || t.fromBytes < 0 || t.toPackets < 0 || t.toBytes < 0) return;
+    counters_.packetsFromClients.add(static_cast<std::uint64_t>(t.fromPackets));
+    counters_.bytesFromClients.add(static_cast<std::uint64_t>(t.fromBytes));
+    counters_.packetsToClients.add(static_cast<std::uint64_t>(t.toPackets));
+    counters_.bytesToClients.add(static_cast<std::uint64_t>(t.toBytes));
+    t = {};
 }
 
 void Worker::submitUringSends() {
     UringLoop& u = *uring_;
     int rc = 0;
     for (int attempt = 0; attempt < 3 && ::io_uring_sq_ready(&u.ring) > 0; ++attempt) {
-        rc = ::io_uring_submit(&u.ring);
+        rc = u.submit();
         if (rc >= 0 || (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)) break;
     }
     if (::io_uring_sq_ready(&u.ring) > 0) {
@@ -216,12 +265,13 @@ bool Worker::runUring() {
         int waited;
         if (epollAgain) {
             waited = ::io_uring_submit_and_get_events(&u.ring);
+            u.settled();
         } else if (u.minTimeout && batchWaitNs > 0) {
             // Sleep until kWakeBatch completions wait; once batchWaitMicros
             // passed, the first completion (or one already waiting) ends
             // the wait; with none at all, wake for the sweep after 250 ms.
             // An idle worker therefore wakes for its first packet at once.
-            ::io_uring_submit(&u.ring);
+            u.submit();
             __kernel_timespec idle{0, 250'000'000};
             io_uring_getevents_arg arg{};
             arg.sigmask_sz = _NSIG / 8;
@@ -241,6 +291,7 @@ bool Worker::runUring() {
             }
             io_uring_cqe* first = nullptr;
             waited = ::io_uring_submit_and_wait_timeout(&u.ring, &first, waitFor, &ts, nullptr);
+            u.settled();
         }
         if (waited < 0 && waited != -ETIME && waited != -EINTR && waited != -EAGAIN && waited != -EBUSY) {
             log(LogLevel::Error, std::string("TURN worker io_uring_enter failed: ") + std::strerror(-waited));
@@ -260,17 +311,7 @@ bool Worker::runUring() {
             const unsigned id = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
             if (tag == UringLoop::kTagCancel) continue;
             if (UringLoop::isSend(tag)) {
-                // Only a failed send completes (EAGAIN: the socket's send
-                // buffer is full). It was counted as relayed when queued.
-                const std::uint64_t bytes = tag >> 8;
-                counters_.dropsBackpressure.add();
-                if ((tag & 7) == UringLoop::kTagSendToPeer) {
-                    counters_.packetsFromClients.sub();
-                    counters_.bytesFromClients.sub(bytes);
-                } else {
-                    counters_.packetsToClients.sub();
-                    counters_.bytesToClients.sub(bytes);
-                }
+                sendFailed(tag);  // only a failed send completes
                 continue;
             }
             if (tag == UringLoop::kTagEpoll) {
@@ -324,6 +365,9 @@ bool Worker::runUring() {
             }
         }
         ::io_uring_cq_advance(&u.ring, seen);
+        // Every send submitted so far, in earlier turns or by a full batch
+        // in this one, has had its failure (if any) read above.
+        countSubmittedSends();
 
         epollAgain = (epollReady || epollAgain) && dispatchEpoll(0) > 0;
         flushUdpBatch();  // gives the batch's buffers back
@@ -362,18 +406,24 @@ void Worker::shutDownUring() {
         __kernel_timespec ts{0, 10'000'000};
         io_uring_cqe* first = nullptr;
         ::io_uring_submit_and_wait_timeout(&u.ring, &first, 1, &ts, nullptr);
+        u.settled();
         unsigned head = 0, seen = 0;
         io_uring_cqe* cqe = nullptr;
         io_uring_for_each_cqe(&u.ring, head, cqe) {
             ++seen;
             const std::uint64_t tag = ::io_uring_cqe_get_data64(cqe);
-            if (tag == UringLoop::kTagCancel || UringLoop::isSend(tag) || (cqe->flags & IORING_CQE_F_MORE)) continue;
+            if (UringLoop::isSend(tag)) {
+                sendFailed(tag);
+                continue;
+            }
+            if (tag == UringLoop::kTagCancel || (cqe->flags & IORING_CQE_F_MORE)) continue;
             --u.outstanding;
             if (tag != UringLoop::kTagListener && tag != UringLoop::kTagEpoll)
                 u.draining.erase(reinterpret_cast<Allocation*>(tag));
         }
         ::io_uring_cq_advance(&u.ring, seen);
     }
+    countSubmittedSends();
     ::io_uring_queue_exit(&u.ring);
     u.ringUp = false;
     u.draining.clear();

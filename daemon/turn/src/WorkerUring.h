@@ -43,6 +43,14 @@ struct Worker::UringLoop {
     /// Dead allocations whose cancelled receive has not completed yet.
     std::unordered_map<Allocation*, std::unique_ptr<Allocation>> draining;
     bool loggedListenerError = false, loggedSubmitError = false;
+    /// Relayed-packet counts of UDP sends. Only a failed send completes, and
+    /// its completion is posted when the send is submitted, so a send is
+    /// counted as relayed once the completions after its submission were read.
+    struct Tally {
+        std::int64_t fromPackets = 0, fromBytes = 0, toPackets = 0, toBytes = 0;
+    };
+    Tally queued;     ///< not submitted yet
+    Tally submitted;  ///< submitted; failures subtracted as their completions are read
     /// Linux 6.12+ (IORING_FEAT_MIN_TIMEOUT): one wait both gathers a batch
     /// for up to batchWaitMicros and then wakes on the first completion.
     bool minTimeout = false;
@@ -56,6 +64,10 @@ struct Worker::UringLoop {
     void giveBack(unsigned id) noexcept;
     void commit() noexcept;
     io_uring_sqe* sqe() noexcept;
+    /// io_uring_submit(), then settled().
+    int submit() noexcept;
+    /// After any submission: with the queue empty, every queued send was submitted.
+    void settled() noexcept;
 };
 
 }  // namespace consultd::turn

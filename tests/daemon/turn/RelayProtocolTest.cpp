@@ -178,6 +178,7 @@ class RelayProtocolTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testChannelRebindConflicts400);
     CPPUNIT_TEST(testChannelNumberRangeOfRfc5766);
     CPPUNIT_TEST(testBandwidthLimitDrops);
+    CPPUNIT_TEST(testFailedSendCountedAsDrop);
     CPPUNIT_TEST(testAllocationExpiryEnforced);
     CPPUNIT_TEST(testRelayPortRangeAndCapacity508);
     CPPUNIT_TEST(testExternalIpAdvertised);
@@ -629,6 +630,30 @@ public:
         while (peer.receive(300)) ++received;
         CPPUNIT_ASSERT(received >= 4 && received <= 7);  // one second of burst, ~5 packets
         CPPUNIT_ASSERT(relay_->stats().dropsBandwidth >= 13);
+    }
+
+    void testFailedSendCountedAsDrop() {
+        // 127.255.255.255 is the loopback network's broadcast address: a
+        // send there without SO_BROADCAST fails (EACCES) inside the kernel,
+        // so nothing leaves the host. A failed send is a drop, not relayed.
+        TestSocket client(false, ports_.udp);
+        TestSocket peer = TestSocket::peer();
+        auto creds = validCredentials("ursula");
+        allocate(client, creds);
+        const auto broadcast = *SocketAddress::parse("127.255.255.255", 9);
+        expectSuccess(client, channelBindRequest(0x4300, broadcast, creds));
+        client.send(channelData(0x4300, {1, 2, 3}));
+        client.send(sendIndication(broadcast, {4, 5}));
+        waitFor([&] { return relay_->stats().dropsBackpressure == 2; });
+        expectSuccess(client, permissionRequest(peer.local(), creds));
+        client.send(sendIndication(peer.local(), {6, 7, 8, 9}));
+        CPPUNIT_ASSERT(peer.receive(1000).has_value());
+        waitFor([&] { return relay_->stats().packetsFromClients == 1; });
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a late count would show now
+        const auto stats = relay_->stats();
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{1}, stats.packetsFromClients);
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{4}, stats.bytesFromClients);
+        CPPUNIT_ASSERT_EQUAL(std::uint64_t{2}, stats.dropsBackpressure);
     }
 
     void testAllocationExpiryEnforced() {

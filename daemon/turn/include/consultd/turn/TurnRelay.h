@@ -106,7 +106,7 @@ struct RelayStats {
     std::uint64_t dropsUnknownChannel = 0; ///< ChannelData on an unbound or expired channel
     std::uint64_t dropsNoPermission = 0;   ///< peer data or Send without a permission
     std::uint64_t dropsBandwidth = 0;      ///< over maxBandwidthBytesPerSec
-    std::uint64_t dropsBackpressure = 0;   ///< TCP/TLS client could not keep up, or send failed
+    std::uint64_t dropsBackpressure = 0;   ///< TCP/TLS client could not keep up, or the kernel refused a send
 };
 
 /// One allocation's identity and counters, for per-allocation /metrics.
