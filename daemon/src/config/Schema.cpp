@@ -202,7 +202,7 @@ const std::vector<GroupSpec>& coreSchema() {
                      "Embedded relay: per-allocation bandwidth cap (0 = none).", false, 0, 10000000000),
              setting("threads", T::Int, "0", "Embedded relay: event loops (0 = half the cores, at least one).", false, 0, 64),
              setting("io_engine", T::String, "auto",
-                     "Embedded relay: how workers receive UDP. auto: io_uring when the kernel offers it (Linux "
+                     "Embedded relay: how workers receive and send UDP. auto: io_uring when the kernel offers it (Linux "
                      "6.1+, not disabled by kernel.io_uring_disabled or a seccomp filter), else epoll; io_uring: "
                      "refuse to start without it; epoll: never use io_uring.",
                      false, 0, 0, {"auto", "io_uring", "epoll"}),

@@ -16,7 +16,7 @@ namespace consultd::turn {
 /// Severity of a message handed to RelayConfig::logSink.
 enum class LogLevel { Debug, Information, Warning, Error };
 
-/// How a worker waits for and receives UDP datagrams (docs/turn.md, "Design").
+/// How a worker waits for, receives and sends UDP datagrams (docs/turn.md, "Design").
 /// Auto: io_uring when the kernel offers what the relay needs (Linux 6.1:
 /// multishot recvmsg, provided buffer rings, deferred task running), epoll
 /// otherwise. IoUring: the same, but start() fails instead of falling back.
