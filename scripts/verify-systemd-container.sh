@@ -5,7 +5,8 @@
 # readiness and the watchdog under the real service manager, ExecReload,
 # restart on failure, the hardened sandbox (ProtectSystem=strict,
 # MemoryDenyWriteExecute, the syscall filter...) with the daemon actually
-# serving, and `systemd-analyze security` on the loaded unit.
+# serving and its embedded TURN relay relaying (scripts/turn-probe.py), and
+# `systemd-analyze security` on the loaded unit.
 #
 #   scripts/verify-systemd-container.sh DEB_DIR
 #
@@ -62,7 +63,7 @@ ct systemctl show consultd -p Type -p NotifyAccess -p WatchdogUSec -p User -p Ma
 echo "ok: active under systemd after postinst (Type=notify: systemd saw READY=1)"
 
 log "enable a provider, reload (ExecReload = SIGHUP), serve"
-ct sh -c 'printf "providers = { default = \"webrtc\"; webrtc = { enabled = true; }; };\nturn = { mode = \"embedded\"; secret_file = \"/etc/consultd/secrets/turn_secret\"; io_engine = \"io_uring\"; };\n" >/etc/consultd/conf.d/10-verify.conf'
+ct sh -c 'printf "providers = { default = \"webrtc\"; webrtc = { enabled = true; }; };\nturn = { mode = \"embedded\"; secret_file = \"/etc/consultd/secrets/turn_secret\"; io_engine = \"io_uring\"; allow_loopback_peers = true; };\n" >/etc/consultd/conf.d/10-verify.conf'
 ct consultctl check-config >/dev/null || fail "check-config with the webrtc provider"
 ct systemctl restart consultd
 ct systemctl is-active --quiet consultd || fail "restart"
@@ -72,7 +73,10 @@ echo
 # io_engine = "io_uring" refuses to start when the unit's SystemCallFilter
 # forbids io_uring, so a running relay that logged io=io_uring proves the
 # filter allows it.
-ct journalctl -u consultd --no-pager -o cat | grep 'TURN relay' | grep -q 'io=io_uring' ||
+# (grep without -q in these pipelines: under pipefail, grep -q exiting at the
+# first match makes journalctl die of SIGPIPE once the journal is long.)
+pid_now=$(ct systemctl show -p MainPID --value consultd)
+ct journalctl _PID="$pid_now" --no-pager -o cat | grep 'TURN relay' | grep 'io=io_uring' >/dev/null ||
     { ct journalctl -u consultd --no-pager | tail -n 20; fail "the TURN relay did not start on io_uring under the unit"; }
 echo "ok: embedded TURN relay on io_uring under the unit's syscall filter"
 key=$(ct consultctl apikey create --name verify --scopes admin --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
@@ -80,12 +84,20 @@ sid=$(ct curl -fsS -X POST -H "Authorization: Bearer $key" -H 'Content-Type: app
     -d '{"consultation_id":"verify-1","provider":"webrtc","host":{"id":"dr","name":"Dr"},"participants":[{"id":"p1","name":"P","role":"patient"}]}' \
     http://127.0.0.1:8080/api/v1/sessions | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 echo "ok: session $sid created through the sandboxed daemon"
+# Relay datagrams both ways through the sandboxed relay (receives and sends
+# go through io_uring), with credentials the REST API minted.
+cp "$(dirname "$0")/turn-probe.py" "$ROOT/root/turn-probe.py"
+creds=$(ct curl -fsS -H "Authorization: Bearer $key" http://127.0.0.1:8080/api/v1/ice-servers |
+    python3 -c 'import json,sys; s=[e for e in json.load(sys.stdin)["ice_servers"] if e.get("username")][0]; print(s["username"], s["credential"])')
+ct python3 /root/turn-probe.py --server 127.0.0.1:3478 --username "${creds% *}" --password "${creds#* }" ||
+    fail "relaying through the embedded TURN relay under the unit"
 ct curl -fsS -o /dev/null http://127.0.0.1:8080/admin || fail "/admin page"
 pid_before=$(ct systemctl show -p MainPID --value consultd)
 ct systemctl reload consultd
 sleep 1
 [ "$(ct systemctl show -p MainPID --value consultd)" = "$pid_before" ] || fail "reload restarted the process"
-ct journalctl -u consultd --no-pager | grep -q 'reload' || fail "no reload line in the journal"
+ct journalctl _PID="$pid_before" --no-pager -o cat | grep 'SIGHUP: reloading' >/dev/null ||
+    fail "no reload line in the journal"
 echo "ok: reload kept pid $pid_before"
 
 log "Restart=on-failure: SIGKILL the daemon"
@@ -101,7 +113,7 @@ ct curl -fsS -H "Authorization: Bearer $key" "http://127.0.0.1:8080/api/v1/sessi
 echo "ok: session $sid survived the kill"
 
 log "journald keeps the levels"
-ct journalctl -u consultd -p notice --no-pager -o cat | grep -q 'ready' || fail "no notice-level ready line"
+ct journalctl -u consultd -p notice --no-pager -o cat | grep 'ready' >/dev/null || fail "no notice-level ready line"
 ct journalctl -u consultd -p warning --no-pager -o cat | grep -vq '^<' || true
 
 log "systemd-analyze security (online, the loaded unit)"
