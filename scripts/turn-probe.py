@@ -127,7 +127,9 @@ def main():
     ap.add_argument("--peer", default="127.0.0.1", help="IPv4 address for the echo peer")
     ap.add_argument("--count", type=int, default=20, help="datagrams each way per mode")
     args = ap.parse_args()
-    host, port = args.server.rsplit(":", 1)
+    host, _, port = args.server.rpartition(":")
+    if not host or not port.isdigit():
+        ap.error("--server must be HOST:PORT, got %r" % args.server)
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind((args.peer, 0))
     peer.settimeout(0.2)
